@@ -1,0 +1,50 @@
+import { Schema } from "effect"
+import { Decimal } from "./Decimal.js"
+
+export const OrderSide = Schema.Literal("BUY", "SELL")
+export type OrderSide = typeof OrderSide.Type
+
+export const OrderType = Schema.Literal("MARKET", "LIMIT")
+export type OrderType = typeof OrderType.Type
+
+export const OrderStatus = Schema.Literal("NEW", "PLACED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
+export type OrderStatus = typeof OrderStatus.Type
+
+/**
+ * An order. `clientOrderId` is the idempotency key: an order with a given id
+ * is executed at most once, however often its event is delivered.
+ * `price` is the limit price of a LIMIT order and the reference price a
+ * MARKET order was sized with.
+ */
+export const Order = Schema.Struct({
+  clientOrderId: Schema.String,
+  symbol: Schema.String,
+  side: OrderSide,
+  type: OrderType,
+  quantity: Decimal,
+  price: Decimal,
+  status: OrderStatus,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  reason: Schema.optional(Schema.String)
+})
+export interface Order extends Schema.Schema.Type<typeof Order> {}
+
+export const FillStatus = Schema.Literal("PARTIALLY_FILLED", "FILLED")
+export type FillStatus = typeof FillStatus.Type
+
+/** An execution of (part of) an order, at an exact price, with its fee in the quote asset. */
+export const Fill = Schema.Struct({
+  clientOrderId: Schema.String,
+  tradeId: Schema.String,
+  symbol: Schema.String,
+  side: OrderSide,
+  type: OrderType,
+  quantity: Decimal,
+  price: Decimal,
+  fee: Decimal,
+  status: FillStatus,
+  orderCreatedAt: Schema.Number,
+  filledAt: Schema.Number
+})
+export interface Fill extends Schema.Schema.Type<typeof Fill> {}

@@ -1,0 +1,189 @@
+import { Cause, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../domain/BusEvent.js"
+import { BusClosedError, type EventBusConfigError, QueueFullError } from "../domain/Errors.js"
+import {
+  type EventBusConfig,
+  EventBusConfigFromEnv,
+  resolveEventBusConfig,
+  type ResolvedEventBusConfig
+} from "../domain/EventBusConfig.js"
+import { EventBus, type EventHandler, type SubscribeOptions } from "../services/EventBus.js"
+import { beginClosing, type Drain, makeDrain, settle } from "./internal/Drain.js"
+import { type Lane, makeLane, queuedSize, type Subscription } from "./internal/Lane.js"
+import { type ProcessorEnv, supervise, watchdog } from "./internal/Processor.js"
+import { reportUnhandled } from "./internal/Unhandled.js"
+
+type Lanes = { readonly [Q in QueueName]: Lane }
+
+const makeLanes = (config: ResolvedEventBusConfig) =>
+  Effect.all({
+    data: makeLane("data", "slide", config.dataCapacity),
+    signal: makeLane("signal", "wait-bounded", config.signalCapacity),
+    order: makeLane("order", "wait", config.orderCapacity)
+  })
+
+const isProcessorFiber = (lanes: Lanes, fiberId: unknown) =>
+  queueNames.some((q) => lanes[q].fiber !== undefined && lanes[q].fiber!.id() === fiberId)
+
+/**
+ * The publish path. Returns `undefined` when the event was accepted
+ * synchronously (the common case: no allocation), or the Effect that
+ * finishes the publish on a full or closing queue.
+ */
+const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => {
+  const signalTimeout = config.signalPublishTimeout
+
+  const closed = (lane: Lane) =>
+    new BusClosedError({ queue: lane.name, size: queuedSize(lane), capacity: lane.capacity })
+
+  const waitForRoom = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> => {
+    drain.pending++
+    lane.waiting.add(event)
+    const offer: Effect.Effect<boolean, QueueFullError> = Queue.offer(lane.queue, event)
+    const bounded = lane.policy === "wait-bounded"
+      ? Effect.timeoutFail(offer, {
+        duration: signalTimeout,
+        onTimeout: () => new QueueFullError({ queue: lane.name, size: queuedSize(lane), capacity: lane.capacity })
+      })
+      : offer
+    return bounded.pipe(
+      // the queue was shut down under a blocked publisher: the bus is closed
+      Effect.catchAllCause((cause): Effect.Effect<boolean, QueueFullError | BusClosedError> =>
+        Cause.isInterruptedOnly(cause) ? Effect.fail(closed(lane)) : Effect.failCause(cause)
+      ),
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          lane.waiting.delete(event)
+          if (exit._tag === "Failure") settle(drain)
+        })
+      ),
+      Effect.asVoid
+    )
+  }
+
+  const offerFull = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
+    if (lane.policy === "slide") {
+      // The sliding offer pushes the oldest queued event out: one in, one dropped. It runs to completion here,
+      // synchronously, so that no processor can take in between and the count stays exact.
+      Effect.runSync(Queue.offer(lane.queue, event))
+      lane.dropped++
+      return undefined
+    }
+    return Effect.withFiberRuntime((fiber) => {
+      if (lane.fiber !== undefined && fiber.id() === lane.fiber.id()) {
+        // a handler publishing onto its own full queue would wait for itself
+        drain.pending++
+        lane.overflow.push(event)
+        return Effect.void
+      }
+      return waitForRoom(lane, event)
+    })
+  }
+
+  const offerWhileClosing = (lane: Lane, event: BusEvent) =>
+    Effect.withFiberRuntime<void, QueueFullError | BusClosedError>((fiber) => {
+      // events that handlers derive while the bus drains are part of the drain
+      if (!isProcessorFiber(lanes, fiber.id())) return Effect.fail(closed(lane))
+      return offer(lane, event) ?? Effect.void
+    })
+
+  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
+    if (lane.queue.unsafeOffer(event)) {
+      drain.pending++
+      return undefined
+    }
+    return offerFull(lane, event)
+  }
+
+  return (event: BusEvent, queue: QueueName | undefined) => {
+    const lane = lanes[queue ?? defaultQueue[event.type]]
+    return drain.closing ? offerWhileClosing(lane, event) : offer(lane, event)
+  }
+}
+
+const make = (config: ResolvedEventBusConfig) =>
+  Effect.gen(function*() {
+    const lanes = yield* makeLanes(config)
+    const drain = yield* makeDrain
+    const registry = new Map<EventType, ReadonlyArray<Subscription>>()
+    const env: ProcessorEnv = {
+      registry,
+      drain,
+      clock: yield* Effect.clock,
+      handlerTimeoutMillis: Duration.toMillis(config.handlerTimeout)
+    }
+
+    const fibers = yield* Effect.forEach(
+      queueNames,
+      (q) => Effect.all([Effect.forkScoped(supervise(lanes[q], env)), Effect.forkScoped(watchdog(lanes[q], env))]),
+      { concurrency: "unbounded" }
+    )
+
+    // Runs before the scope interrupts the fibers above (finalizers run in reverse order).
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        beginClosing(drain)
+        const drained = yield* Deferred.await(drain.drained).pipe(
+          Effect.interruptible, // a finalizer is uninterruptible: without this the timeout could not fire
+          Effect.timeoutOption(config.drainTimeout),
+          Effect.map((o) => o._tag === "Some")
+        )
+        yield* Fiber.interruptAll(fibers.flat())
+        const left = yield* Effect.forEach(queueNames, (q) =>
+          Effect.map(Queue.takeAll(lanes[q].queue), (queued) => [q, queued] as const))
+        yield* Effect.forEach(queueNames, (q) => Queue.shutdown(lanes[q].queue))
+        yield* reportUnhandled(lanes, left, drained, config.drainTimeout)
+      })
+    )
+
+    const publishEvent = offerer(lanes, drain, config)
+    let subscriptions = 0
+
+    return EventBus.of({
+      publish: (event, queue) => Effect.suspend(() => publishEvent(event, queue) ?? Effect.void),
+      publishAll: (events, queue) =>
+        Effect.suspend(() => {
+          const iterator = events[Symbol.iterator]()
+          const loop = (): Effect.Effect<void, QueueFullError | BusClosedError> => {
+            for (let next = iterator.next(); !next.done; next = iterator.next()) {
+              const pending = publishEvent(next.value, queue)
+              if (pending !== undefined) return Effect.flatMap(pending, loop)
+            }
+            return Effect.void
+          }
+          return loop()
+        }),
+      subscribe: <T extends EventType>(type: T, handler: EventHandler<T>, options?: SubscribeOptions) =>
+        Effect.sync(() => {
+          const existing = registry.get(type) ?? []
+          const name = options?.name ?? `${type}#${++subscriptions}`
+          // copy on write: a processor iterating a snapshot never sees it change
+          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType> }])
+        }),
+      stats: Effect.sync(() => {
+        const of = (lane: Lane) => ({
+          size: queuedSize(lane),
+          capacity: lane.capacity,
+          dropped: lane.dropped,
+          processed: lane.processed,
+          failed: lane.failed
+        })
+        return { data: of(lanes.data), signal: of(lanes.signal), order: of(lanes.order) }
+      })
+    })
+  })
+
+/**
+ * The in-process bus as a scoped layer. Closing its scope drains every queue
+ * (bounded by `drainTimeout`), then stops the processors and reports what was
+ * left unhandled.
+ */
+export const layer = (config?: Partial<EventBusConfig>): Layer.Layer<EventBus, EventBusConfigError> =>
+  Layer.scoped(EventBus, Effect.flatMap(resolveEventBusConfig(config), make))
+
+/** The bus with its settings read from the environment (`TRADING_BUS_*`). */
+export const layerFromEnv: Layer.Layer<EventBus, EventBusConfigError | import("effect").ConfigError.ConfigError> =
+  Layer.scoped(
+    EventBus,
+    EventBusConfigFromEnv.pipe(Effect.flatMap(resolveEventBusConfig), Effect.flatMap(make))
+  )

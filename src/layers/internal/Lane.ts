@@ -1,0 +1,99 @@
+import { type Chunk, Effect, type Fiber, Queue } from "effect"
+import type { BusEvent, EventType, QueueName } from "../../domain/BusEvent.js"
+import type { EventHandler } from "../../services/EventBus.js"
+
+/** A subscribed handler with the name it is logged under. */
+export interface Subscription {
+  readonly name: string
+  readonly handle: EventHandler<EventType>
+}
+
+/** How a queue behaves when it is full. */
+export type OverflowPolicy = "slide" | "wait-bounded" | "wait"
+
+/**
+ * One queue of the bus and everything its processor, watchdog and
+ * publishers share. Plain mutable fields: they are read and written only from
+ * the one JS thread, and each read-modify-write happens inside one
+ * synchronous step.
+ */
+export interface Lane {
+  readonly name: QueueName
+  readonly policy: OverflowPolicy
+  readonly queue: Queue.Queue<BusEvent>
+  readonly capacity: number
+  dropped: number
+  processed: number
+  failed: number
+  restarts: number
+
+  /** The processor's in-hand batch; `index` is the event in progress (or `batch.length` when none is). */
+  batch: ReadonlyArray<BusEvent>
+  index: number
+  /** The handlers of the event in progress (a snapshot) and the one running now. */
+  handlers: ReadonlyArray<Subscription>
+  handlerIndex: number
+  /** Events the processor published onto its own full queue: waiting would deadlock, so they queue here. */
+  overflow: Array<BusEvent>
+  /** Events whose publishers are blocked on a full queue. */
+  readonly waiting: Set<BusEvent>
+
+  /** The processor fiber now running (replaced on restart). */
+  fiber: Fiber.RuntimeFiber<never, unknown> | undefined
+  /** Blocked on an empty queue. */
+  idle: boolean
+  /** A handler is running, since `startedAt` (Clock millis). */
+  busy: boolean
+  startedAt: number
+  /** The watchdog is awake; when it is not, the processor opens `wake` as it becomes active. */
+  watching: boolean
+  readonly wake: Effect.Latch
+  /** Set by the watchdog just before it interrupts a handler that ran past its timeout. */
+  timedOut: boolean
+}
+
+export const makeLane = (name: QueueName, policy: OverflowPolicy, capacity: number): Effect.Effect<Lane> =>
+  Effect.gen(function*() {
+    const queue = policy === "slide"
+      ? yield* Queue.sliding<BusEvent>(capacity)
+      : yield* Queue.bounded<BusEvent>(capacity)
+    return {
+      name,
+      policy,
+      queue,
+      capacity,
+      dropped: 0,
+      processed: 0,
+      failed: 0,
+      restarts: 0,
+      batch: [],
+      index: 0,
+      handlers: [],
+      handlerIndex: 0,
+      overflow: [],
+      waiting: new Set(),
+      fiber: undefined,
+      idle: true,
+      busy: false,
+      startedAt: 0,
+      watching: false,
+      wake: yield* Effect.makeLatch(false),
+      timedOut: false
+    }
+  })
+
+/** Events taken out of the queue but not yet started. */
+export const notStarted = (lane: Lane): number => Math.max(0, lane.batch.length - lane.index - 1)
+
+export const queuedSize = (lane: Lane): number => {
+  const size = lane.queue.unsafeSize()
+  return (size._tag === "Some" ? Math.max(0, size.value) : 0) + lane.overflow.length + notStarted(lane)
+}
+
+/** Everything the lane holds that no handler has finished: in-hand, overflow, queued, and blocked publishers. */
+export const unhandled = (lane: Lane, queued: Chunk.Chunk<BusEvent>): ReadonlyArray<BusEvent> => [
+  ...lane.batch.slice(lane.index),
+  ...lane.overflow,
+  ...queued,
+  ...lane.waiting
+]

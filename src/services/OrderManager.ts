@@ -1,0 +1,9 @@
+import { Context, type Effect, type Option } from "effect"
+import type { Order } from "../domain/Order.js"
+import type { Signal } from "../domain/Signal.js"
+import type { OrderError } from "../domain/TradingErrors.js"
+
+/** Sizes a signal into an order and checks it against the risk limits; `None` when the signal calls for no order. */
+export class OrderManager extends Context.Tag("trading-bus/OrderManager")<OrderManager, {
+  readonly createOrder: (signal: Signal) => Effect.Effect<Option.Option<Order>, OrderError>
+}>() {}

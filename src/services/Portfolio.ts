@@ -1,0 +1,20 @@
+import { Context, type Effect } from "effect"
+import type { Decimal } from "../domain/Decimal.js"
+import type { Fill } from "../domain/Order.js"
+import type { Position } from "../domain/Position.js"
+
+export interface PnL {
+  readonly realized: Decimal
+  readonly unrealized: Decimal
+}
+
+/** Positions, average entry, realized and unrealized P&L, in exact decimals. */
+export class Portfolio extends Context.Tag("trading-bus/Portfolio")<Portfolio, {
+  /** Applies a fill; returns the symbol's position after it. */
+  readonly applyFill: (fill: Fill) => Effect.Effect<Position>
+  /** Marks a symbol to a new price; returns its position when it has one. */
+  readonly markToMarket: (symbol: string, price: Decimal, at: number) => Effect.Effect<Position | undefined>
+  readonly position: (symbol: string) => Effect.Effect<Position | undefined>
+  readonly positions: Effect.Effect<ReadonlyArray<Position>>
+  readonly pnl: Effect.Effect<PnL>
+}>() {}
