@@ -77,7 +77,6 @@ const main = async () => {
   for (let r = 0; r < rounds + 1; r++) {
     // interleaved rounds, so that drift in the machine's speed hits every row alike; round 0 warms up
     for (const x of rows) {
-      if (process.env.BENCH_DEBUG) process.stdout.write(x.name + "\n")
       const v = await x.run()
       if (r > 0) x.samples.push(v)
     }

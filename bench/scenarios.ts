@@ -111,12 +111,6 @@ export const busThroughput = (
     const stats = yield* bus.stats
     handled += stats.data.dropped
     check()
-    if (process.env.BENCH_DEBUG) {
-      yield* Effect.fork(Effect.gen(function*() {
-        yield* Effect.sleep(3000)
-        console.error("stuck", { handled, total, stats: yield* bus.stats })
-      }))
-    }
     yield* Deferred.await(done)
     const elapsed = performance.now() - t0
     const after = yield* bus.stats

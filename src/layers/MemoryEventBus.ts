@@ -1,4 +1,4 @@
-import { Cause, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
 import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../domain/BusEvent.js"
 import { BusClosedError, type EventBusConfigError, QueueFullError } from "../domain/Errors.js"
 import {
@@ -43,14 +43,13 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
     const bounded = lane.policy === "wait-bounded"
       ? Effect.timeoutFail(offer, {
         duration: signalTimeout,
-        onTimeout: () => new QueueFullError({ queue: lane.name, size: queuedSize(lane), capacity: lane.capacity })
+        onTimeout: () => {
+          lane.waiting.delete(event)
+          return new QueueFullError({ queue: lane.name, size: queuedSize(lane), capacity: lane.capacity })
+        }
       })
       : offer
     return bounded.pipe(
-      // the queue was shut down under a blocked publisher: the bus is closed
-      Effect.catchAllCause((cause): Effect.Effect<boolean, QueueFullError | BusClosedError> =>
-        Cause.isInterruptedOnly(cause) ? Effect.fail(closed(lane)) : Effect.failCause(cause)
-      ),
       Effect.onExit((exit) =>
         Effect.sync(() => {
           lane.waiting.delete(event)
@@ -101,6 +100,21 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
   }
 }
 
+/**
+ * Everything still in a queue once its processor is stopped. Each take lets
+ * blocked publishers in (their publish succeeds), so take until nothing is
+ * left: their events are reported with the rest instead of vanishing.
+ */
+const takeRest = (lane: Lane) =>
+  Effect.gen(function*() {
+    const rest: Array<BusEvent> = []
+    while (true) {
+      const chunk = yield* Queue.takeAll(lane.queue)
+      if (chunk.length === 0) return rest
+      rest.push(...chunk)
+    }
+  })
+
 const make = (config: ResolvedEventBusConfig) =>
   Effect.gen(function*() {
     const lanes = yield* makeLanes(config)
@@ -129,8 +143,7 @@ const make = (config: ResolvedEventBusConfig) =>
           Effect.map((o) => o._tag === "Some")
         )
         yield* Fiber.interruptAll(fibers.flat())
-        const left = yield* Effect.forEach(queueNames, (q) =>
-          Effect.map(Queue.takeAll(lanes[q].queue), (queued) => [q, queued] as const))
+        const left = yield* Effect.forEach(queueNames, (q) => Effect.map(takeRest(lanes[q]), (queued) => [q, queued] as const))
         yield* Effect.forEach(queueNames, (q) => Queue.shutdown(lanes[q].queue))
         yield* reportUnhandled(lanes, left, drained, config.drainTimeout)
       })

@@ -7,7 +7,7 @@ export type EventHandler<T extends EventType> = (event: BusEvent<T>) => Effect.E
 
 /** One queue's counters. */
 export interface QueueStats {
-  /** Events waiting: queued, plus those the processor has taken but not started. */
+  /** Events in the queue (not counting the few the processor has taken in hand, nor blocked publishers). */
   readonly size: number
   readonly capacity: number
   /** Events pushed out of the sliding `data` queue by newer ones. Always 0 on the bounded queues. */

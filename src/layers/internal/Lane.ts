@@ -1,4 +1,4 @@
-import { type Chunk, Effect, type Fiber, Queue } from "effect"
+import { Effect, type Fiber, Queue } from "effect"
 import type { BusEvent, EventType, QueueName } from "../../domain/BusEvent.js"
 import type { EventHandler } from "../../services/EventBus.js"
 
@@ -82,18 +82,22 @@ export const makeLane = (name: QueueName, policy: OverflowPolicy, capacity: numb
     }
   })
 
-/** Events taken out of the queue but not yet started. */
-export const notStarted = (lane: Lane): number => Math.max(0, lane.batch.length - lane.index - 1)
-
+/**
+ * Events in the queue, at most its capacity: Effect's size also counts
+ * blocked publishers (not in yet), and the processor's in-hand batch is out
+ * of the queue already. Overflow from handlers publishing onto their own full
+ * queue is counted too.
+ */
 export const queuedSize = (lane: Lane): number => {
   const size = lane.queue.unsafeSize()
-  return (size._tag === "Some" ? Math.max(0, size.value) : 0) + lane.overflow.length + notStarted(lane)
+  return (size._tag === "Some" ? Math.max(0, size.value - lane.waiting.size) : 0) + lane.overflow.length
 }
 
-/** Everything the lane holds that no handler has finished: in-hand, overflow, queued, and blocked publishers. */
-export const unhandled = (lane: Lane, queued: Chunk.Chunk<BusEvent>): ReadonlyArray<BusEvent> => [
-  ...lane.batch.slice(lane.index),
-  ...lane.overflow,
-  ...queued,
-  ...lane.waiting
+/**
+ * Everything the lane holds that no handler has finished: in hand, overflow,
+ * queued, and blocked publishers (a publisher let in by the last takes is in
+ * both of the last two until it resumes: count it once).
+ */
+export const unhandled = (lane: Lane, queued: ReadonlyArray<BusEvent>): ReadonlyArray<BusEvent> => [
+  ...new Set([...lane.batch.slice(lane.index), ...lane.overflow, ...queued, ...lane.waiting])
 ]

@@ -1,4 +1,4 @@
-import { BigDecimal, type Chunk, Duration, Effect } from "effect"
+import { BigDecimal, Duration, Effect } from "effect"
 import type { BusEvent, QueueName } from "../../domain/BusEvent.js"
 import { formatDecimal } from "../../domain/Decimal.js"
 import { type Lane, unhandled } from "./Lane.js"
@@ -20,7 +20,7 @@ const orderFields = (event: BusEvent): Record<string, string> => {
  */
 export const reportUnhandled = (
   lanes: { readonly [Q in QueueName]: Lane },
-  queued: ReadonlyArray<readonly [QueueName, Chunk.Chunk<BusEvent>]>,
+  queued: ReadonlyArray<readonly [QueueName, ReadonlyArray<BusEvent>]>,
   drained: boolean,
   drainTimeout: Duration.Duration
 ) =>
