@@ -10,5 +10,15 @@ export type Decimal = BigDecimal.BigDecimal
 /** The decimal behind a market-data number, through its shortest round-trip string. */
 export const decimalFromNumber = (n: number): BigDecimal.BigDecimal => BigDecimal.unsafeFromString(String(n))
 
-/** A decimal as the plain string an exchange and a journal expect. */
-export const formatDecimal = (d: BigDecimal.BigDecimal): string => BigDecimal.format(BigDecimal.normalize(d))
+/**
+ * A decimal as the plain string an exchange and a journal expect, whatever
+ * its scale ("0.000000000000000001", never "1e-18" as `BigDecimal.format` gives past 15 decimals).
+ */
+export const formatDecimal = (d: BigDecimal.BigDecimal): string => {
+  const { scale, value } = BigDecimal.normalize(d)
+  if (scale <= 0) return (value * 10n ** BigInt(-scale)).toString()
+  const negative = value < 0n
+  const digits = (negative ? -value : value).toString().padStart(scale + 1, "0")
+  const point = digits.length - scale
+  return `${negative ? "-" : ""}${digits.slice(0, point)}.${digits.slice(point)}`
+}

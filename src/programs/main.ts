@@ -1,8 +1,47 @@
 #!/usr/bin/env node
-import { Command, Options } from "@effect/cli"
+import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Console, Effect, Layer } from "effect"
+import * as SimulatedExchange from "../layers/SimulatedExchange.js"
+import { asConfigurationError } from "./ConfigurationError.js"
 import { demo } from "./demo.js"
+import { runEngine } from "./Engine.js"
+import { resolveRunConfig, runFlags } from "./RunOptions.js"
+
+const runCommand = Command.make(
+  "run",
+  runFlags,
+  (flags) => Effect.flatMap(resolveRunConfig(flags), runEngine)
+).pipe(Command.withDescription(
+  "Run the trading engine: candles -> strategy -> signals -> orders -> paper fills -> positions and P&L"
+))
+
+const simulateCommand = Command.make(
+  "simulate",
+  {
+    port: Options.integer("port").pipe(Options.withDefault(9443), Options.withDescription("Port to listen on")),
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Interface")),
+    symbols: runFlags.symbols,
+    interval: runFlags.interval,
+    seed: runFlags.seed,
+    speed: runFlags.speed
+  },
+  ({ host, interval, port, seed, speed, symbols }) =>
+    Effect.gen(function*() {
+      const exchange = yield* SimulatedExchange.SimulatedExchange
+      yield* Console.log(
+        `simulated exchange: ws ${exchange.wsUrl}/stream?streams=..., rest ${exchange.restUrl}/api/v3/klines (Ctrl-C to stop)`
+      )
+      return yield* Effect.never
+    }).pipe(Effect.provide(SimulatedExchange.layer({
+      host,
+      port,
+      interval,
+      seed,
+      speed,
+      symbols: symbols.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    })))
+).pipe(Command.withDescription("Serve a simulated exchange speaking Binance's kline WebSocket and REST protocol"))
 
 const demoCommand = Command.make(
   "demo",
@@ -17,9 +56,40 @@ const demoCommand = Command.make(
 
 const cli = Command.make("trading-bus").pipe(
   Command.withDescription("The event-driven core of an automated crypto trading system"),
-  Command.withSubcommands([demoCommand])
+  Command.withSubcommands([runCommand, simulateCommand, demoCommand])
 )
 
 const run = Command.run(cli, { name: "trading-bus", version: "0.1.0" })
 
-run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+// The first SIGINT is runMain's: it interrupts the program, which drains and reports. A second one exits at once.
+let interrupts = 0
+const onSignal = () => {
+  if (++interrupts > 1) process.exit(130)
+  process.stderr.write("trading-bus: stopping: the source stops first, then the bus drains (Ctrl-C again to exit at once)\n")
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+
+/** Exit code 2, with a message naming the flag, for anything the user must fix in the command line. */
+const exitOnConfigurationError = <A, R>(program: Effect.Effect<A, unknown, R>) =>
+  Effect.catchAll(program, (error) => {
+    if (ValidationError.isValidationError(error)) {
+      // @effect/cli has printed what is wrong already
+      return Effect.sync(() => {
+        process.exitCode = 2
+      })
+    }
+    const configuration = asConfigurationError(error)
+    if (configuration === undefined) return Effect.fail(error)
+    return Console.error(`trading-bus: ${configuration.message}`).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        process.exitCode = 2
+      }))
+    )
+  })
+
+run(process.argv).pipe(
+  exitOnConfigurationError,
+  Effect.provide(Layer.mergeAll(NodeContext.layer)),
+  NodeRuntime.runMain
+)

@@ -1,0 +1,227 @@
+/**
+ * A local exchange speaking Binance's public market-data protocol (kline
+ * streams and REST klines) over a seeded, deterministic random walk: the
+ * engine's offline default, reached exactly as Binance is.
+ */
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import { makeMarket } from "./internal/simulator/Market.js"
+import {
+  intervalMillis,
+  invalidInterval,
+  invalidSymbol,
+  klineRow,
+  klineStream,
+  parseKlinesQuery,
+  selectKlines,
+  supportedIntervals
+} from "./internal/simulator/Protocol.js"
+import { decimalsFor, subSteps, type WalkSpec } from "./internal/simulator/RandomWalk.js"
+import { type RestResponse, serve } from "./internal/simulator/Server.js"
+
+export { candleAt, type Kline, type WalkSpec } from "./internal/simulator/RandomWalk.js"
+
+export class SimulatedExchange extends Context.Tag("trading-bus/SimulatedExchange")<SimulatedExchange, {
+  /** WebSocket base URL, as Binance's "wss://stream.binance.com:9443": append `/stream?streams=...` or `/ws/<stream>`. */
+  readonly wsUrl: string
+  /** REST base URL, as Binance's "https://api.binance.com": append `/api/v3/klines?...`. */
+  readonly restUrl: string
+  /** The port actually bound (useful with `port: 0`). */
+  readonly port: number
+  /** Closed candles generated so far, over all symbols. */
+  readonly candlesServed: Effect.Effect<number>
+}>() {}
+
+export interface SimulatedExchangeOptions {
+  /** Interface to listen on; default "127.0.0.1". */
+  readonly host?: string
+  /** Port; default 0 (any free port, reported by the service). */
+  readonly port?: number
+  /** Symbols in any case; default ["btcusdt", "ethusdt"]. */
+  readonly symbols?: ReadonlyArray<string>
+  /** Kline interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h or 1d; default "1m". */
+  readonly interval?: string
+  /** Seed of every walk; same seed, same candles. Default 42. */
+  readonly seed?: number
+  /** "realtime" (a candle per interval of wall time) or N candles per second per symbol; default 10. */
+  readonly speed?: "realtime" | number
+  /** Open time (ms) of the first candle, a multiple of the interval; default 2024-01-01T00:00:00Z. */
+  readonly startTime?: number
+  /** Open-kline frames sent before each closing frame, 0 to 59; default 2. */
+  readonly updatesPerCandle?: number
+  /** First price per symbol (any case); default BTCUSDT 42000, ETHUSDT 2300, others 100. */
+  readonly startPrices?: Readonly<Record<string, number>>
+  /** Closed candles kept per symbol for REST; default 1000. */
+  readonly history?: number
+  /** Interval of WebSocket ping frames; default 20 seconds, as Binance. */
+  readonly pingInterval?: Duration.DurationInput
+}
+
+/** An option the simulator cannot work with; `option` names it as `SimulatedExchangeOptions` does. */
+export class SimulatedExchangeConfigError extends Data.TaggedError("SimulatedExchangeConfigError")<{
+  readonly option: string
+  readonly value: unknown
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid simulated exchange option ${this.option}=${JSON.stringify(this.value)}: ${this.reason}`
+  }
+}
+
+/** The server could not listen (port taken, bad host). */
+export class SimulatedExchangeStartError extends Data.TaggedError("SimulatedExchangeStartError")<{
+  readonly host: string
+  readonly port: number
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `the simulated exchange could not listen on ${this.host}:${this.port}: ${String(this.cause)}`
+  }
+}
+
+export const defaultStartTime = Date.UTC(2024, 0, 1)
+const defaultStartPrices: Readonly<Record<string, number>> = { BTCUSDT: 42_000, ETHUSDT: 2_300 }
+
+const invalid = (option: string, value: unknown, reason: string) =>
+  Effect.fail(new SimulatedExchangeConfigError({ option, value, reason }))
+
+const check = (ok: boolean, option: string, value: unknown, reason: string) =>
+  ok ? Effect.void : invalid(option, value, reason)
+
+/** Fills in the defaults and checks every option, failing with the first that cannot work. */
+const resolve = (o: SimulatedExchangeOptions) =>
+  Effect.gen(function*() {
+    const host = o.host ?? "127.0.0.1"
+    const port = o.port ?? 0
+    const symbols = o.symbols ?? ["btcusdt", "ethusdt"]
+    const interval = o.interval ?? "1m"
+    const seed = o.seed ?? 42
+    const speed = o.speed ?? 10
+    const startTime = o.startTime ?? defaultStartTime
+    const updatesPerCandle = o.updatesPerCandle ?? 2
+    const history = o.history ?? 1000
+    const startPrices = Object.fromEntries(Object.entries(o.startPrices ?? {}).map(([s, p]) => [s.toUpperCase(), p]))
+    yield* check(host !== "", "host", host, "must not be empty")
+    yield* check(Number.isInteger(port) && port >= 0 && port <= 65535, "port", port, "must be an integer 0-65535")
+    yield* check(symbols.length > 0, "symbols", symbols, "must name at least one symbol")
+    for (const symbol of symbols) {
+      yield* check(/^[a-zA-Z0-9]{1,20}$/.test(symbol), "symbols", symbol, "must be letters and digits, such as btcusdt")
+    }
+    const upper = symbols.map((s) => s.toUpperCase())
+    yield* check(new Set(upper).size === upper.length, "symbols", symbols, "must not repeat a symbol")
+    const intervalMs = intervalMillis(interval)
+    if (intervalMs === undefined) {
+      return yield* invalid("interval", interval, `must be one of ${supportedIntervals.join(", ")}`)
+    }
+    yield* check(Number.isSafeInteger(seed), "seed", seed, "must be a safe integer")
+    yield* check(
+      speed === "realtime" || (typeof speed === "number" && Number.isFinite(speed) && speed > 0 && speed <= 10_000),
+      "speed",
+      speed,
+      "must be \"realtime\" or candles per second, > 0 and <= 10000"
+    )
+    yield* check(
+      Number.isSafeInteger(startTime) && startTime >= 0 && startTime % intervalMs === 0,
+      "startTime",
+      startTime,
+      `must be epoch milliseconds >= 0 and a multiple of the interval (${intervalMs} ms)`
+    )
+    yield* check(
+      Number.isInteger(updatesPerCandle) && updatesPerCandle >= 0 && updatesPerCandle < subSteps,
+      "updatesPerCandle",
+      updatesPerCandle,
+      `must be an integer 0-${subSteps - 1}`
+    )
+    yield* check(Number.isSafeInteger(history) && history >= 1, "history", history, "must be an integer >= 1")
+    for (const [symbol, price] of Object.entries(startPrices)) {
+      yield* check(upper.includes(symbol), "startPrices", symbol, "names a symbol not in symbols")
+      yield* check(Number.isFinite(price) && price >= 1e-6 && price <= 1e9, "startPrices", price, "must be 1e-6 to 1e9")
+    }
+    const ping = Duration.decodeUnknown(o.pingInterval ?? "20 seconds")
+    if (ping._tag === "None" || !Duration.greaterThan(ping.value, Duration.zero)) {
+      return yield* invalid("pingInterval", o.pingInterval, "must be a positive duration, such as \"20 seconds\"")
+    }
+    const specs: Array<WalkSpec> = upper.map((symbol) => {
+      const startPrice = startPrices[symbol] ?? defaultStartPrices[symbol] ?? 100
+      return { symbol, seed, interval, intervalMs, startTime, startPrice, ...decimalsFor(startPrice) }
+    })
+    const candleMillis = speed === "realtime" ? intervalMs : 1000 / speed
+    return { host, port, interval, intervalMs, startTime, updatesPerCandle, history, candleMillis, specs, ping: ping.value }
+  })
+
+const json = (status: number, body: unknown): RestResponse => ({ status, body: JSON.stringify(body) })
+
+/** A URL host for a listening address: wildcards become loopback, IPv6 gets brackets. */
+const urlHost = (host: string) =>
+  host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host
+
+/**
+ * The exchange for as long as the scope is open: the server, the generator
+ * and the ping loop. Closing the scope stops the generator and terminates
+ * every socket.
+ */
+export const make = (options: SimulatedExchangeOptions = {}) =>
+  Effect.gen(function*() {
+    const config = yield* resolve(options)
+    const startedAt = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    const market = makeMarket(config, startedAt)
+
+    const rest = (url: URL): Effect.Effect<RestResponse | undefined> => {
+      switch (url.pathname) {
+        case "/api/v3/ping":
+          return Effect.succeed(json(200, {}))
+        case "/api/v3/time":
+          return Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
+            Effect.map((now) => json(200, { serverTime: market.simulatedTime(now) }))
+          )
+        case "/api/v3/klines":
+          return Effect.sync(() => {
+            const query = parseKlinesQuery(url.searchParams)
+            if ("code" in query) return json(query.status, { code: query.code, msg: query.msg })
+            const history = market.history(query.symbol)
+            if (history === undefined) return json(invalidSymbol.status, { code: invalidSymbol.code, msg: invalidSymbol.msg })
+            // a valid Binance interval other than the simulated one is not served
+            if (query.interval !== config.interval) {
+              return json(invalidInterval.status, { code: invalidInterval.code, msg: invalidInterval.msg })
+            }
+            return json(200, selectKlines(history, query).map(klineRow))
+          })
+        default:
+          return Effect.succeed(undefined)
+      }
+    }
+
+    const server = yield* serve({ host: config.host, port: config.port, rest, knownStream: market.knownStream }).pipe(
+      Effect.mapError((cause) => new SimulatedExchangeStartError({ host: config.host, port: config.port, cause }))
+    )
+    yield* market.run(server.broadcast).pipe(Effect.interruptible, Effect.forkScoped)
+    yield* Effect.sleep(config.ping).pipe(
+      Effect.andThen(Effect.sync(server.pingAll)),
+      Effect.forever,
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+
+    const base = `${urlHost(config.host)}:${server.port}`
+    const wsUrl = `ws://${base}`
+    const restUrl = `http://${base}`
+    yield* Effect.logInfo("simulated exchange listening").pipe(
+      Effect.annotateLogs({
+        wsUrl,
+        restUrl,
+        streams: config.specs.map((s) => klineStream(s.symbol, config.interval)).join("/"),
+        speed: options.speed ?? 10
+      })
+    )
+    return SimulatedExchange.of({
+      wsUrl,
+      restUrl,
+      port: server.port,
+      candlesServed: Effect.sync(market.candlesServed)
+    })
+  })
+
+/** The exchange as a scoped layer. Bind the result to a `const`: each call builds another exchange. */
+export const layer = (
+  options: SimulatedExchangeOptions = {}
+): Layer.Layer<SimulatedExchange, SimulatedExchangeConfigError | SimulatedExchangeStartError> =>
+  Layer.scoped(SimulatedExchange, make(options))

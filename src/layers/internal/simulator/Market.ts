@@ -1,0 +1,90 @@
+/**
+ * The simulated market: one walk per symbol, the kept history, and the one
+ * clock that advances every symbol together.
+ */
+import { Clock, Duration, Effect } from "effect"
+import { klineEvent, klineStream } from "./Protocol.js"
+import { initialState, type Kline, snapshot, step, subSteps, type WalkSpec } from "./RandomWalk.js"
+
+export interface MarketConfig {
+  readonly specs: ReadonlyArray<WalkSpec>
+  readonly interval: string
+  readonly intervalMs: number
+  readonly startTime: number
+  /** Open-kline frames before each closing frame: 0 to `subSteps - 1`. */
+  readonly updatesPerCandle: number
+  /** Real milliseconds per candle. */
+  readonly candleMillis: number
+  /** Closed candles kept per symbol. */
+  readonly history: number
+}
+
+interface SymbolMarket {
+  readonly spec: WalkSpec
+  readonly stream: string
+  path: ReturnType<typeof step>["path"]
+  next: ReturnType<typeof step>["next"]
+  readonly history: Array<Kline>
+}
+
+export interface Market {
+  /** Closed candles kept for an upper-case symbol, ascending by open time; undefined for an unknown symbol. */
+  readonly history: (symbol: string) => ReadonlyArray<Kline> | undefined
+  readonly knownStream: (stream: string) => boolean
+  readonly candlesServed: () => number
+  /** The exchange's simulated time at a real (Clock) time. */
+  readonly simulatedTime: (realMillis: number) => number
+  /**
+   * The generator: per candle, `updatesPerCandle` open frames then the
+   * closing frame for every symbol, evenly spaced over `candleMillis` of
+   * Clock time from `startedAt`. Never returns.
+   */
+  readonly run: (publish: (stream: string, rawEvent: string) => void) => Effect.Effect<never>
+}
+
+export const makeMarket = (config: MarketConfig, startedAt: number): Market => {
+  const symbols: Array<SymbolMarket> = config.specs.map((spec) => {
+    const { next, path } = step(spec, initialState(spec))
+    return { spec, stream: klineStream(spec.symbol, config.interval), path, next, history: [] }
+  })
+  const bySymbol = new Map(symbols.map((s) => [s.spec.symbol, s]))
+  const streams = new Set(symbols.map((s) => s.stream))
+  const phases = config.updatesPerCandle + 1
+  let served = 0
+
+  /** Phase j (1-based) of candle k: partial frames for j < phases, then the close. */
+  const emit = (k: number, j: number, publish: (stream: string, rawEvent: string) => void) => {
+    const eventTime = config.startTime + k * config.intervalMs + Math.floor((j * config.intervalMs) / phases)
+    const closing = j === phases
+    for (const s of symbols) {
+      const kline = snapshot(s.path, closing ? subSteps : Math.floor((j * subSteps) / phases))
+      publish(s.stream, klineEvent(kline, eventTime))
+      if (closing) {
+        s.history.push(kline)
+        if (s.history.length > config.history) s.history.shift()
+        served++
+        const advanced = step(s.spec, s.next)
+        s.path = advanced.path
+        s.next = advanced.next
+      }
+    }
+  }
+
+  return {
+    history: (symbol) => bySymbol.get(symbol)?.history,
+    knownStream: (stream) => streams.has(stream),
+    candlesServed: () => served,
+    simulatedTime: (realMillis) =>
+      config.startTime + Math.floor(((realMillis - startedAt) * config.intervalMs) / config.candleMillis),
+    run: (publish) =>
+      Effect.gen(function*() {
+        for (let phase = 1;; phase++) {
+          // deadlines from the start, not sleeps in a row, so the pace does not drift
+          const due = startedAt + (phase * config.candleMillis) / phases
+          const now = yield* Clock.currentTimeMillis
+          yield* due > now ? Effect.sleep(Duration.millis(due - now)) : Effect.yieldNow()
+          emit(Math.floor((phase - 1) / phases), ((phase - 1) % phases) + 1, publish)
+        }
+      })
+  }
+}

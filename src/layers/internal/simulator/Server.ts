@@ -1,0 +1,175 @@
+/**
+ * The simulator's network side: a node:http server for REST with a `ws`
+ * WebSocketServer on the same port, speaking Binance's stream protocol.
+ */
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect, Runtime, type Scope } from "effect"
+import { type WebSocket, WebSocketServer } from "ws"
+import { combinedFrame } from "./Protocol.js"
+
+/** A REST response: status and JSON body. */
+export interface RestResponse {
+  readonly status: number
+  readonly body: string
+}
+
+export interface ServerOptions {
+  readonly host: string
+  readonly port: number
+  /** Answers a GET; `undefined` means an unknown path (404). */
+  readonly rest: (url: URL) => Effect.Effect<RestResponse | undefined>
+  /** Whether the exchange produces data on a stream, to warn about the ones it does not. */
+  readonly knownStream: (stream: string) => boolean
+}
+
+export interface Server {
+  readonly port: number
+  /** Sends a raw event to every socket subscribed to `stream`, wrapped for combined-stream sockets. */
+  readonly broadcast: (stream: string, rawEvent: string) => void
+  /** Sends a WebSocket ping frame to every open socket. */
+  readonly pingAll: () => void
+  readonly connections: () => number
+}
+
+interface Client {
+  readonly ws: WebSocket
+  /** `/stream` sockets get `{"stream","data"}` wrappers; `/ws` sockets get raw events. */
+  readonly combined: boolean
+  readonly streams: Set<string>
+}
+
+/** The streams a connection URL asks for, or undefined when the path is not a stream endpoint. */
+const parseStreamPath = (url: URL): { readonly combined: boolean; readonly streams: Array<string> } | undefined => {
+  const split = (s: string) => s.split("/").filter((name) => name !== "")
+  if (url.pathname === "/stream") return { combined: true, streams: split(url.searchParams.get("streams") ?? "") }
+  if (url.pathname === "/ws" || url.pathname === "/ws/") return { combined: false, streams: [] }
+  if (url.pathname.startsWith("/ws/")) return { combined: false, streams: split(url.pathname.slice(4)) }
+  return undefined
+}
+
+/** Binance's live (un)subscription messages: `{"method":"SUBSCRIBE","params":[...],"id":1}`. */
+const control = (client: Client, text: string, knownStream: (s: string) => boolean, warn: (s: string) => void) => {
+  const error = (code: number, msg: string, id: unknown = null) => JSON.stringify({ error: { code, msg }, id })
+  let request: unknown
+  try {
+    request = JSON.parse(text)
+  } catch {
+    return error(3, "Invalid JSON: expected value at line 1 column 1")
+  }
+  if (typeof request !== "object" || request === null || Array.isArray(request)) {
+    return error(2, "Invalid request: request must be an object")
+  }
+  const { id = null, method, params } = request as { id?: unknown; method?: unknown; params?: unknown }
+  if (id !== null && typeof id !== "string" && !Number.isSafeInteger(id)) {
+    return error(2, "Invalid request: request ID must be an unsigned integer")
+  }
+  if (method === "LIST_SUBSCRIPTIONS") return JSON.stringify({ result: [...client.streams], id })
+  if (method !== "SUBSCRIBE" && method !== "UNSUBSCRIBE") return error(2, "Invalid request: unknown method", id)
+  if (!Array.isArray(params) || !params.every((p): p is string => typeof p === "string")) {
+    return error(1, "Invalid value type: expected Array of Strings", id)
+  }
+  for (const stream of params) {
+    if (method === "UNSUBSCRIBE") client.streams.delete(stream)
+    else {
+      client.streams.add(stream)
+      if (!knownStream(stream)) warn(stream)
+    }
+  }
+  return JSON.stringify({ result: null, id })
+}
+
+const sendJson = (res: Http.ServerResponse, status: number, body: string) => {
+  res.writeHead(status, {
+    "content-type": "application/json;charset=UTF-8",
+    "content-length": Buffer.byteLength(body)
+  })
+  res.end(body)
+}
+
+/** Starts the server on `host:port` (0 = any free port); closing the scope terminates every socket and frees the port. */
+export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const run = Runtime.runFork(runtime)
+    const clients = new Set<Client>()
+    const warnUnknown = (stream: string) =>
+      run(Effect.logWarning("simulated exchange: no data on this stream").pipe(Effect.annotateLogs({ stream })))
+
+    const onRequest = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
+      const url = new URL(req.url ?? "/", "http://localhost")
+      run(
+        (req.method === "GET" ? options.rest(url) : Effect.succeed(undefined)).pipe(
+          Effect.map((response) =>
+            response === undefined ? sendJson(res, 404, "") : sendJson(res, response.status, response.body)
+          ),
+          Effect.catchAllCause((cause) =>
+            Effect.logError("simulated exchange: REST handler failed", cause).pipe(
+              Effect.annotateLogs({ path: url.pathname }),
+              Effect.andThen(Effect.sync(() => {
+                if (!res.headersSent) sendJson(res, 500, JSON.stringify({ code: -1000, msg: "An unknown error occurred." }))
+              }))
+            )
+          )
+        )
+      )
+    }
+
+    const wss = new WebSocketServer({ noServer: true })
+    const server = Http.createServer(onRequest)
+    server.on("upgrade", (req: Http.IncomingMessage, socket, head) => {
+      const target = parseStreamPath(new URL(req.url ?? "/", "http://localhost"))
+      if (target === undefined) {
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const client: Client = { ws, combined: target.combined, streams: new Set(target.streams) }
+        for (const stream of client.streams) if (!options.knownStream(stream)) warnUnknown(stream)
+        clients.add(client)
+        ws.on("message", (data, isBinary) => {
+          if (isBinary) return
+          const reply = control(client, data.toString(), options.knownStream, warnUnknown)
+          if (ws.readyState === ws.OPEN) ws.send(reply)
+        })
+        ws.on("close", () => clients.delete(client))
+        ws.on("error", () => clients.delete(client))
+      })
+    })
+
+    const port = yield* Effect.acquireRelease(
+      Effect.async<number, Error>((resume) => {
+        const onError = (error: Error) => resume(Effect.fail(error))
+        server.once("error", onError)
+        server.listen(options.port, options.host, () => {
+          server.off("error", onError)
+          server.on("error", (error) => run(Effect.logError("simulated exchange: server error", error)))
+          resume(Effect.succeed((server.address() as AddressInfo).port))
+        })
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          for (const client of clients) client.ws.terminate()
+          clients.clear()
+          wss.close()
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+
+    return {
+      port,
+      broadcast: (stream, rawEvent) => {
+        let combined: string | undefined
+        for (const client of clients) {
+          if (!client.streams.has(stream) || client.ws.readyState !== client.ws.OPEN) continue
+          if (client.combined) client.ws.send(combined ??= combinedFrame(stream, rawEvent))
+          else client.ws.send(rawEvent)
+        }
+      },
+      pingAll: () => {
+        for (const client of clients) if (client.ws.readyState === client.ws.OPEN) client.ws.ping()
+      },
+      connections: () => clients.size
+    }
+  })

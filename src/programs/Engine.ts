@@ -1,0 +1,156 @@
+import { FileSystem } from "@effect/platform"
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { Clock, Console, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import * as BinanceMarketData from "../layers/BinanceMarketData.js"
+import * as MemoryEventBus from "../layers/MemoryEventBus.js"
+import * as MemoryPortfolio from "../layers/MemoryPortfolio.js"
+import * as PaperBroker from "../layers/PaperBroker.js"
+import * as RiskOrderManager from "../layers/RiskOrderManager.js"
+import * as SimulatedExchange from "../layers/SimulatedExchange.js"
+import * as SmaCrossoverStrategy from "../layers/SmaCrossoverStrategy.js"
+import * as TradingEngine from "../layers/TradingEngine.js"
+import { EngineStats } from "../services/EngineStats.js"
+import { EventBus } from "../services/EventBus.js"
+import { MarketData } from "../services/MarketData.js"
+import { Portfolio } from "../services/Portfolio.js"
+import type { Strategy } from "../services/Strategy.js"
+import type { RunConfig } from "./RunOptions.js"
+import { candleCount, formatSummary, type RunSummary, type Snapshot, statusLine, summarize } from "./Summary.js"
+
+/** Candles from the embedded simulator, through the same Binance collector the live engine uses. */
+const simulatedSource = (config: RunConfig) =>
+  Layer.unwrapEffect(
+    Effect.map(SimulatedExchange.SimulatedExchange, (exchange) =>
+      BinanceMarketData.layer({
+        symbols: config.symbols,
+        interval: config.interval,
+        wsUrl: exchange.wsUrl,
+        restUrl: exchange.restUrl,
+        candleUpdates: config.candleUpdates
+      }))
+  ).pipe(
+    Layer.provide(SimulatedExchange.layer({
+      symbols: config.symbols,
+      interval: config.interval,
+      seed: config.seed,
+      speed: config.speed
+    }))
+  )
+
+const binanceSource = (config: RunConfig) =>
+  BinanceMarketData.layer({
+    symbols: config.symbols,
+    interval: config.interval,
+    wsUrl: config.wsUrl,
+    restUrl: config.restUrl,
+    candleUpdates: config.candleUpdates
+  })
+
+/** The trading pipeline on the bus: the strategy (unless `--strategy none`), risk checks, paper broker, portfolio. */
+export const tradingLayer = (config: RunConfig, strategy?: Layer.Layer<Strategy>) =>
+  TradingEngine.layer.pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        strategy ??
+          (config.strategy === "sma" ? SmaCrossoverStrategy.layer({ fast: config.fast, slow: config.slow }) : Layer.empty),
+        RiskOrderManager.layer({
+          quoteAmount: config.quoteAmount,
+          maxPositionNotional: config.maxPositionNotional,
+          maxOpenOrders: config.maxOpenOrders
+        }),
+        PaperBroker.layer({ feeBps: config.feeBps, slippageBps: config.slippageBps, latency: config.brokerLatency })
+      )
+    ),
+    Layer.provideMerge(MemoryPortfolio.layer)
+  )
+
+/** Where candles come from: the simulator or Binance, through the same collector. */
+export const sourceLayer = (config: RunConfig) =>
+  (config.source === "sim" ? simulatedSource(config) : binanceSource(config)).pipe(
+    Layer.provide(Layer.mergeAll(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici))
+  )
+
+export interface EngineExtras {
+  /** Replaces the strategy `--strategy` names. */
+  readonly strategy?: Layer.Layer<Strategy>
+  /** More subscribers on the bus (recorders, exporters), subscribed before the source starts. */
+  readonly plugins?: Layer.Layer<never, never, EventBus>
+}
+
+/**
+ * The whole engine as one layer. Built in dependency order (the bus, then
+ * the portfolio, broker and the engine's subscriptions, then the plugins,
+ * then the source); released in reverse, so closing it stops the source
+ * first and only then lets the bus drain.
+ */
+export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) =>
+  sourceLayer(config).pipe(
+    Layer.provideMerge(Layer.merge(tradingLayer(config, extras.strategy), extras.plugins ?? Layer.empty)),
+    Layer.provideMerge(MemoryEventBus.layerFromEnv)
+  )
+
+const snapshot = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>) =>
+  Effect.all({
+    bus: Context.get(context, EventBus).stats,
+    engine: Context.get(context, EngineStats).snapshot,
+    collector: Context.get(context, MarketData).stats,
+    positions: Context.get(context, Portfolio).positions,
+    pnl: Context.get(context, Portfolio).pnl
+  }) satisfies Effect.Effect<Snapshot>
+
+const statusLoop = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>, every: Duration.Duration) =>
+  Effect.gen(function*() {
+    let last = { candles: 0, at: yield* Clock.currentTimeMillis }
+    yield* Effect.repeat(
+      Effect.gen(function*() {
+        const s = yield* snapshot(context)
+        const now = yield* Clock.currentTimeMillis
+        const candles = candleCount(s)
+        const rate = ((candles - last.candles) * 1000) / Math.max(1, now - last.at)
+        last = { candles, at: now }
+        yield* Console.log(statusLine(s, rate))
+      }),
+      Schedule.spaced(every)
+    ).pipe(Effect.delay(every))
+  })
+
+/**
+ * Runs the engine until `--duration` or an interruption (SIGINT, SIGTERM),
+ * then closes it (the source stops, the bus drains), prints the summary and
+ * writes it to `--summary-json`, however the run ended.
+ */
+export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const started = yield* Clock.currentTimeMillis
+    let context: Context.Context<EventBus | EngineStats | MarketData | Portfolio> | undefined
+    let summary: RunSummary | undefined
+    const report = Effect.suspend(() => {
+      if (context === undefined) return Effect.void
+      const ctx = context
+      return Effect.gen(function*() {
+        summary = summarize(yield* snapshot(ctx))
+        const elapsed = Duration.millis((yield* Clock.currentTimeMillis) - started)
+        yield* Console.log(formatSummary(summary, elapsed))
+        if (Option.isSome(config.summaryJson)) {
+          yield* fs.writeFileString(config.summaryJson.value, `${JSON.stringify(summary, null, 2)}\n`)
+        }
+      })
+    })
+    const run = Effect.scoped(
+      Effect.gen(function*() {
+        const built = yield* Layer.build(engineLayer(config, extras))
+        context = built
+        yield* Console.log(
+          `trading-bus: ${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}${
+            Option.isSome(config.duration) ? `, for ${Duration.format(config.duration.value)}` : ", until Ctrl-C"
+          }`
+        )
+        yield* Effect.forkScoped(statusLoop(built, config.statusInterval))
+        yield* Option.match(config.duration, { onNone: () => Effect.never, onSome: Effect.sleep })
+      })
+    )
+    // The report runs after the scope closed, so after the drain.
+    yield* run.pipe(Effect.ensuring(Effect.orDie(report)))
+    return summary
+  })

@@ -1,0 +1,100 @@
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { runCli, startCli } from "../support/cli.js"
+
+const tmp = () => mkdtempSync(join(tmpdir(), "trading-bus-"))
+
+describe("the trading-bus program", () => {
+  it("run --duration 5s prints its summary, writes it as JSON, and exits 0", async () => {
+    const file = join(tmp(), "summary.json")
+    const { code, stdout } = await runCli([
+      "run",
+      "--duration",
+      "5s",
+      "--speed",
+      "50",
+      "--fast",
+      "3",
+      "--slow",
+      "8",
+      "--status-interval",
+      "1s",
+      "--summary-json",
+      file
+    ])
+    expect(code).toBe(0)
+    expect(stdout).toContain("run summary")
+    expect(stdout).toMatch(/candles\/s [\d.]+ \| queues data/)
+    const summary = JSON.parse(readFileSync(file, "utf8"))
+    expect(Object.keys(summary)).toEqual(
+      expect.arrayContaining(["candles", "signals", "orders", "fills", "rejected", "queues", "collector", "positions", "pnl"])
+    )
+    expect(summary.candles.BTCUSDT).toBeGreaterThan(100)
+    expect(summary.orders).toBe(summary.fills + summary.rejected)
+    expect(Object.keys(summary.queues)).toEqual(["data", "signal", "order"])
+    expect(summary.queues.data).toEqual({ processed: expect.any(Number), dropped: 0, failed: 0 })
+    expect(summary.collector).toMatchObject({ malformed: 0, reconnects: 0 })
+    expect(typeof summary.pnl.realized).toBe("string")
+    for (const q of Object.values(summary.positions)) expect(q).toMatch(/^-?\d+(\.\d+)?$/)
+  }, 60_000)
+
+  it("SIGINT during heavy flow drains, loses no order, prints the summary and exits 0", async () => {
+    const file = join(tmp(), "summary.json")
+    const cli = startCli([
+      "run",
+      "--speed",
+      "1000",
+      "--fast",
+      "2",
+      "--slow",
+      "3",
+      "--max-open-orders",
+      "50",
+      "--status-interval",
+      "300ms",
+      "--summary-json",
+      file
+    ])
+    await cli.waitFor("candles/s")
+    cli.child.kill("SIGINT")
+    const { code, stdout } = await cli.finished
+    expect(code).toBe(0)
+    expect(stdout).toContain("run summary")
+    const summary = JSON.parse(readFileSync(file, "utf8"))
+    expect(summary.orders).toBeGreaterThan(0)
+    expect(summary.orders).toBe(summary.fills + summary.rejected)
+  }, 60_000)
+
+  it("a second SIGINT exits at once with code 130", async () => {
+    // a slow broker keeps orders in flight, so the drain after the first SIGINT takes seconds
+    const cli = startCli(["run", "--speed", "1000", "--fast", "2", "--slow", "3", "--broker-latency", "5s"])
+    await cli.waitFor("trading-bus: simulator")
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    cli.child.kill("SIGINT")
+    await cli.waitForError("stopping")
+    cli.child.kill("SIGINT")
+    const { code } = await cli.finished
+    expect(code).toBe(130)
+  }, 60_000)
+
+  it.each([
+    [["run", "--duration", "soon"], "--duration"],
+    [["run", "--symbols", "btc usdt"], "--symbols"],
+    [["run", "--fast", "30"], "--fast"],
+    [["run", "--interval", "7m"], "--interval"]
+  ])("a configuration error (%j) exits 2 naming the flag", async (args, flag) => {
+    const { code, stderr } = await runCli(args)
+    expect(code).toBe(2)
+    expect(stderr).toContain(flag)
+  }, 60_000)
+
+  it("--help describes every command", async () => {
+    for (const command of [[], ["run"], ["simulate"], ["demo"]]) {
+      const { code, stdout } = await runCli([...command, "--help"])
+      expect(code).toBe(0)
+      expect(stdout).toContain("USAGE")
+    }
+  }, 60_000)
+})
