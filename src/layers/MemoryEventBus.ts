@@ -8,18 +8,27 @@ import {
   type ResolvedEventBusConfig
 } from "../domain/EventBusConfig.js"
 import { EventBus, type EventHandler, type SubscribeOptions } from "../services/EventBus.js"
+import { EventBusHooks } from "../services/EventBusHooks.js"
 import { beginClosing, type Drain, makeDrain, settle } from "./internal/Drain.js"
-import { type Lane, makeLane, queuedSize, type Subscription } from "./internal/Lane.js"
+import { type Lane, type LaneHooks, makeLane, queuedSize, type Subscription } from "./internal/Lane.js"
 import { type ProcessorEnv, supervise, watchdog } from "./internal/Processor.js"
 import { reportUnhandled } from "./internal/Unhandled.js"
 
 type Lanes = { readonly [Q in QueueName]: Lane }
 
 const makeLanes = (config: ResolvedEventBusConfig) =>
-  Effect.all({
-    data: makeLane("data", "slide", config.dataCapacity),
-    signal: makeLane("signal", "wait-bounded", config.signalCapacity),
-    order: makeLane("order", "wait", config.orderCapacity)
+  Effect.gen(function*() {
+    const hooks = yield* Effect.serviceOption(EventBusHooks)
+    const hooksOf = (queue: QueueName): LaneHooks | undefined => {
+      if (hooks._tag === "None" || !hooks.value.queues.includes(queue)) return undefined
+      const { afterHandled, beforeEnqueue } = hooks.value
+      return { beforeEnqueue: (e) => beforeEnqueue(e, queue), afterHandled: (e) => afterHandled(e, queue) }
+    }
+    return yield* Effect.all({
+      data: makeLane("data", "slide", config.dataCapacity, hooksOf("data")),
+      signal: makeLane("signal", "wait-bounded", config.signalCapacity, hooksOf("signal")),
+      order: makeLane("order", "wait", config.orderCapacity, hooksOf("order"))
+    })
   })
 
 const isProcessorFiber = (lanes: Lanes, fiberId: unknown) =>
@@ -86,13 +95,18 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
       return offer(lane, event) ?? Effect.void
     })
 
-  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
+  const offerNow = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
     if (lane.queue.unsafeOffer(event)) {
       drain.pending++
       return undefined
     }
     return offerFull(lane, event)
   }
+
+  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined =>
+    lane.beforeEnqueue === undefined
+      ? offerNow(lane, event)
+      : Effect.zipRight(lane.beforeEnqueue(event), Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
 
   return (event: BusEvent, queue: QueueName | undefined) => {
     const lane = lanes[queue ?? defaultQueue[event.type]]

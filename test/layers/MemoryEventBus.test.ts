@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { makeEvent, makeEventAt } from "../../src/domain/BusEvent.js"
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../src/domain/Errors.js"
 import * as MemoryEventBus from "../../src/layers/MemoryEventBus.js"
 import { EventBus } from "../../src/services/EventBus.js"
+import { EventBusHooks } from "../../src/services/EventBusHooks.js"
 import { candle, captureLogs, openBus, order, settle } from "../support/fixtures.js"
 
 const signal = (n: number) =>
@@ -312,6 +313,40 @@ describe("MemoryEventBus", () => {
         yield* bus.subscribe("CandleClosed", () => Effect.void)
         yield* close
         expect((yield* Effect.flip(bus.publish(closed(1))))._tag).toBe("BusClosedError")
+      }))
+  })
+
+  describe("hooks", () => {
+    it.scoped("call beforeEnqueue before an event is queued and afterHandled after all its handlers, on their queues only", () =>
+      Effect.gen(function*() {
+        const trace: Array<string> = []
+        const hooks = Layer.succeed(EventBusHooks, {
+          queues: ["order"],
+          beforeEnqueue: (e) => Effect.sync(() => trace.push(`before ${e.type}`)),
+          afterHandled: (e) => Effect.sync(() => trace.push(`after ${e.type}`))
+        })
+        const { bus } = yield* openBus().pipe(Effect.provide(hooks))
+        yield* bus.subscribe("OrderCreated", () => Effect.sync(() => trace.push("handler 1")))
+        yield* bus.subscribe("OrderCreated", () => Effect.sync(() => trace.push("handler 2")))
+        yield* bus.subscribe("CandleClosed", () => Effect.sync(() => trace.push("candle")))
+        yield* bus.publish(closed(1))
+        yield* bus.publish(created("o1"))
+        yield* settle
+        expect(trace).toEqual(["before OrderCreated", "candle", "handler 1", "handler 2", "after OrderCreated"])
+      }))
+
+    it.scoped("a failing beforeEnqueue fails the publish and enqueues nothing", () =>
+      Effect.gen(function*() {
+        const hooks = Layer.succeed(EventBusHooks, {
+          queues: ["order"],
+          beforeEnqueue: () => Effect.die(new Error("disk full")),
+          afterHandled: () => Effect.void
+        })
+        const { bus } = yield* openBus().pipe(Effect.provide(hooks))
+        const exit = yield* Effect.exit(bus.publish(created("o1")))
+        expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toContain("disk full")
+        yield* settle
+        expect((yield* bus.stats).order).toMatchObject({ size: 0, processed: 0 })
       }))
   })
 

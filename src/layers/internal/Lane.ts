@@ -50,9 +50,22 @@ export interface Lane {
   readonly wake: Effect.Latch
   /** Set by the watchdog just before it interrupts a handler that ran past its timeout. */
   timedOut: boolean
+  /** The EventBusHooks, when this queue has them. */
+  readonly beforeEnqueue: ((event: BusEvent) => Effect.Effect<void>) | undefined
+  readonly afterHandled: ((event: BusEvent) => Effect.Effect<void>) | undefined
 }
 
-export const makeLane = (name: QueueName, policy: OverflowPolicy, capacity: number): Effect.Effect<Lane> =>
+export interface LaneHooks {
+  readonly beforeEnqueue: (event: BusEvent) => Effect.Effect<void>
+  readonly afterHandled: (event: BusEvent) => Effect.Effect<void>
+}
+
+export const makeLane = (
+  name: QueueName,
+  policy: OverflowPolicy,
+  capacity: number,
+  hooks: LaneHooks | undefined
+): Effect.Effect<Lane> =>
   Effect.gen(function*() {
     const queue = policy === "slide"
       ? yield* Queue.sliding<BusEvent>(capacity)
@@ -78,7 +91,9 @@ export const makeLane = (name: QueueName, policy: OverflowPolicy, capacity: numb
       startedAt: 0,
       watching: false,
       wake: yield* Effect.makeLatch(false),
-      timedOut: false
+      timedOut: false,
+      beforeEnqueue: hooks?.beforeEnqueue,
+      afterHandled: hooks?.afterHandled
     }
   })
 

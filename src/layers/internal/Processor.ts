@@ -102,6 +102,11 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           yield* logHandlerFailure(lane, event, subscription.name, exit.cause)
         }
       }
+      if (lane.afterHandled !== undefined) {
+        // a failing hook must not crash the processor into retrying the same event forever
+        yield* Effect.catchAllCause(lane.afterHandled(event), (cause) =>
+          Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
+      }
       lane.processed++
       lane.index++
       lane.handlerIndex = 0
