@@ -162,8 +162,10 @@ const urlHost = (host: string) =>
 export const make = (options: SimulatedExchangeOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* resolve(options)
-    const startedAt = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    const market = makeMarket(config, startedAt)
+    const market = makeMarket(config)
+    // The market opens with its first subscriber, so that a client that connects at once sees every candle from
+    // the first: runs on the same seed are then reproducible however long starting up took.
+    const opened = yield* Effect.makeLatch(false)
 
     const rest = (url: URL): Effect.Effect<RestResponse | undefined> => {
       switch (url.pathname) {
@@ -190,10 +192,16 @@ export const make = (options: SimulatedExchangeOptions = {}) =>
       }
     }
 
-    const server = yield* serve({ host: config.host, port: config.port, rest, knownStream: market.knownStream }).pipe(
+    const server = yield* serve({
+      host: config.host,
+      port: config.port,
+      rest,
+      knownStream: market.knownStream,
+      onSubscribed: () => opened.unsafeOpen()
+    }).pipe(
       Effect.mapError((cause) => new SimulatedExchangeStartError({ host: config.host, port: config.port, cause }))
     )
-    yield* market.run(server.broadcast).pipe(Effect.interruptible, Effect.forkScoped)
+    yield* opened.await.pipe(Effect.zipRight(market.run(server.broadcast)), Effect.interruptible, Effect.forkScoped)
     yield* Effect.sleep(config.ping).pipe(
       Effect.andThen(Effect.sync(server.pingAll)),
       Effect.forever,

@@ -152,6 +152,11 @@ describe("SimulatedExchange", () => {
               yield* Effect.yieldNow()
             }
           })
+        // the market opens with its first subscriber: until then no time makes a candle
+        yield* advance(10)
+        expect(yield* exchange.candlesServed).toBe(0)
+        yield* connect(`${exchange.wsUrl}/stream?streams=btcusdt@kline_1m`)
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
         expect(yield* exchange.candlesServed).toBe(0)
         yield* advance(1)
         expect(yield* exchange.candlesServed).toBe(0)
@@ -261,6 +266,8 @@ describe("SimulatedExchange", () => {
         const klines = (e: typeof a) => getJson(`${e.restUrl}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=5`)
         const firstFive = (e: typeof a) =>
           getJson(`${e.restUrl}/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=${defaultStartTime}&limit=5`)
+        // each market opens with its first subscriber
+        yield* Effect.forEach([a, b, c], (e) => connect(`${e.wsUrl}/stream?streams=btcusdt@kline_1m`))
         yield* Effect.forEach([a, b, c], (e) =>
           Effect.gen(function*() {
             while ((yield* e.candlesServed) < 12) yield* Effect.sleep("10 millis")

@@ -1,6 +1,6 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal, Effect, Fiber, Layer, Option } from "effect"
+import { BigDecimal, Duration, Effect, Fiber, Layer, Option } from "effect"
 import type { BusEvent } from "../../src/domain/BusEvent.js"
 import { decimalFromNumber } from "../../src/domain/Decimal.js"
 import type { Fill, Order } from "../../src/domain/Order.js"
@@ -16,7 +16,7 @@ const recorder = () => {
   const layer = Layer.scopedDiscard(Effect.gen(function*() {
     const bus = yield* EventBus
     const record = (e: BusEvent) => Effect.sync(() => events.push(e))
-    for (const type of ["CandleClosed", "OrderCreated", "OrderFilled", "OrderRejected", "Error"] as const) {
+    for (const type of ["CandleClosed", "SignalGenerated", "OrderCreated", "OrderFilled", "OrderRejected", "Error"] as const) {
       yield* bus.subscribe(type, record, { name: `recorder:${type}` })
     }
   }))
@@ -67,6 +67,29 @@ describe("the engine on the simulator, end to end", () => {
       expect(summary.queues.data!.dropped).toBe(0)
     }), 30_000)
 
+  it.live("is reproducible with --seed: the same seed, the same candles and signals", () =>
+    Effect.gen(function*() {
+      const once = (seed: number) =>
+        Effect.gen(function*() {
+          const rec = recorder()
+          yield* run(testRunConfig({ seed, duration: Option.some(Duration.millis(800)) }), { plugins: rec.layer })
+          const signals = rec.of("SignalGenerated").map((e) => {
+            const { direction, price, symbol, timestamp } = e.payload
+            return { direction, price, symbol, timestamp }
+          })
+          const btc = rec.of("CandleClosed").filter((e) => e.payload.symbol === "BTCUSDT").map((e) => e.payload)
+          return { signals: signals.filter((x) => x.symbol === "BTCUSDT").slice(0, 5), candles: btc.slice(0, 50) }
+        })
+      const a = yield* once(11)
+      const b = yield* once(11)
+      const c = yield* once(12)
+      expect(a.candles.length).toBe(50)
+      expect(b.candles).toEqual(a.candles)
+      expect(a.signals.length).toBeGreaterThan(0)
+      expect(b.signals).toEqual(a.signals)
+      expect(c.candles).not.toEqual(a.candles)
+    }), 30_000)
+
   it.live("an interruption during heavy flow loses no order: every OrderCreated ends filled or rejected", () =>
     Effect.gen(function*() {
       const rec = recorder()
@@ -94,7 +117,7 @@ describe("the engine on the simulator, end to end", () => {
           return Effect.succeed(Option.none())
         }
       })
-      const summary = (yield* run(testRunConfig({ duration: Option.some(1000 as never) }), { plugins: rec.layer, strategy: flaky }))!
+      const summary = (yield* run(testRunConfig({ duration: Option.some(Duration.seconds(1)) }), { plugins: rec.layer, strategy: flaky }))!
       const errors = rec.of("Error").map((e) => e.payload)
       expect(errors.length).toBeGreaterThan(10)
       expect(errors.some((e) => e.message.includes("cannot analyze") || e.cause.includes("cannot analyze"))).toBe(true)

@@ -37,12 +37,13 @@ export interface Market {
   /**
    * The generator: per candle, `updatesPerCandle` open frames then the
    * closing frame for every symbol, evenly spaced over `candleMillis` of
-   * Clock time from `startedAt`. Never returns.
+   * Clock time from when it starts. Never returns.
    */
   readonly run: (publish: (stream: string, rawEvent: string) => void) => Effect.Effect<never>
 }
 
-export const makeMarket = (config: MarketConfig, startedAt: number): Market => {
+export const makeMarket = (config: MarketConfig): Market => {
+  let startedAt: number | undefined
   const symbols: Array<SymbolMarket> = config.specs.map((spec) => {
     const { next, path } = step(spec, initialState(spec))
     return { spec, stream: klineStream(spec.symbol, config.interval), path, next, history: [] }
@@ -75,12 +76,16 @@ export const makeMarket = (config: MarketConfig, startedAt: number): Market => {
     knownStream: (stream) => streams.has(stream),
     candlesServed: () => served,
     simulatedTime: (realMillis) =>
-      config.startTime + Math.floor(((realMillis - startedAt) * config.intervalMs) / config.candleMillis),
+      startedAt === undefined
+        ? config.startTime
+        : config.startTime + Math.floor(((realMillis - startedAt) * config.intervalMs) / config.candleMillis),
     run: (publish) =>
       Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        startedAt = start
         for (let phase = 1;; phase++) {
           // deadlines from the start, not sleeps in a row, so the pace does not drift
-          const due = startedAt + (phase * config.candleMillis) / phases
+          const due = start + (phase * config.candleMillis) / phases
           const now = yield* Clock.currentTimeMillis
           yield* due > now ? Effect.sleep(Duration.millis(due - now)) : Effect.yieldNow()
           emit(Math.floor((phase - 1) / phases), ((phase - 1) % phases) + 1, publish)

@@ -21,6 +21,8 @@ export interface ServerOptions {
   readonly rest: (url: URL) => Effect.Effect<RestResponse | undefined>
   /** Whether the exchange produces data on a stream, to warn about the ones it does not. */
   readonly knownStream: (stream: string) => boolean
+  /** Called whenever a socket has subscribed to at least one stream. */
+  readonly onSubscribed: () => void
 }
 
 export interface Server {
@@ -127,10 +129,12 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
         const client: Client = { ws, combined: target.combined, streams: new Set(target.streams) }
         for (const stream of client.streams) if (!options.knownStream(stream)) warnUnknown(stream)
         clients.add(client)
+        if (client.streams.size > 0) options.onSubscribed()
         ws.on("message", (data, isBinary) => {
           if (isBinary) return
           const reply = control(client, data.toString(), options.knownStream, warnUnknown)
           if (ws.readyState === ws.OPEN) ws.send(reply)
+          if (client.streams.size > 0) options.onSubscribed()
         })
         ws.on("close", () => clients.delete(client))
         ws.on("error", () => clients.delete(client))
