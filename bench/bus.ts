@@ -44,9 +44,13 @@ const row = (name: string, note: string, run: () => Promise<number>): Row => ({ 
 // The data rows measure delivery, so the sliding data queue gets room for every event: a publisher that never
 // waits would otherwise have most of them pushed out before the processor runs (that is the policy, not a cost).
 const deliveryConfig = { ...config, dataCapacity: n }
-const bus = (loads: ReadonlyArray<readonly [QueueName, ReadonlyArray<(typeof events)["data"][number]>]>, mode: PublishMode) =>
+const bus = (
+  loads: ReadonlyArray<readonly [QueueName, ReadonlyArray<(typeof events)["data"][number]>]>,
+  mode: PublishMode,
+  metrics = true
+) =>
 () =>
-  Effect.runPromise(busThroughput(loads, mode, deliveryConfig)).then((r) => {
+  Effect.runPromise(busThroughput(loads, mode, { ...deliveryConfig, metrics })).then((r) => {
     if (r.dropped > 0) throw new Error(`a throughput row dropped ${r.dropped} events`)
     return r.perSecond
   })
@@ -57,7 +61,13 @@ const rows: Array<Row> = [
   row("Effect Queue.bounded, takeAll batches", "baseline", () => Effect.runPromise(rawQueueBatched(events.order, capacity))),
   row("bus: order queue, publish", "one event at a time", bus([["order", events.order]], "one-by-one")),
   row("bus: data queue, publish", "one event at a time", bus([["data", events.data]], "one-by-one")),
+  row("bus: order queue, publish, metrics off", "one event at a time", bus([["order", events.order]], "one-by-one", false)),
   row("bus: order queue, publishAll", "one call for the batch", bus([["order", events.order]], "publishAll")),
+  row(
+    "bus: order queue, publishAll, metrics off",
+    "one call for the batch",
+    bus([["order", events.order]], "publishAll", false)
+  ),
   row("bus: data queue, publishAll", "one call for the batch", bus([["data", events.data]], "publishAll")),
   row(
     "bus: all three queues at once, publish",
@@ -84,6 +94,18 @@ const main = async () => {
   }
   process.stdout.write("\n")
   const raw = median(rows[1]!.samples)
+  const byName = (name: string) => median(rows.find((x) => x.name === name)!.samples)
+  const metricsCost = (on: string, off: string) => `${((1 - byName(on) / byName(off)) * 100).toFixed(1)}%`
+  const metricsLines = [
+    "| scenario | metrics on | metrics off | slower with metrics |",
+    "|---|---:|---:|---:|",
+    ...[["bus: order queue, publish", "bus: order queue, publish, metrics off"], [
+      "bus: order queue, publishAll",
+      "bus: order queue, publishAll, metrics off"
+    ]].map(([on, off]) =>
+      `| ${on!.slice(5)} | ${fmtRate(byName(on!))} | ${fmtRate(byName(off!))} | ${metricsCost(on!, off!)} |`
+    )
+  ]
   const table = rows.map((x) => {
     const med = median(x.samples)
     return { name: x.name, note: x.note, median: med, ratio: med / raw }
@@ -109,7 +131,7 @@ const main = async () => {
     "|---:|---:|---:|",
     `| ${memory.queued} | ${memory.heapPerEvent.toFixed(0)} bytes | ${(memory.peakRss / 2 ** 20).toFixed(0)} MiB |`
   ]
-  const report = [...lines, "", ...latencyLines, "", ...memoryLines].join("\n")
+  const report = [...lines, "", ...latencyLines, "", ...memoryLines, "", ...metricsLines].join("\n")
   process.stdout.write(`${report}\n`)
   if (write) writePerformance(m, report)
 }
@@ -122,7 +144,7 @@ ${n.toLocaleString("en")} pre-built events and a no-op handler, median of ${roun
 warm-up round. Ratios are against the raw Effect \`Queue.bounded\` producer/consumer pair with one \`take\` per
 item, measured in the same run. Every queue (baselines and ours) has capacity ${capacity}. Our bus runs with
 handler isolation (every handler's failure and defect caught), handler timeouts (one watchdog per queue) and
-its counters on, as in production.
+its counters and metrics on, as in production.
 
 Machine: ${m.cores} cores (${m.cpu}), Node ${m.node}. Generated ${new Date().toISOString().slice(0, 10)}.
 
@@ -140,6 +162,13 @@ ${report.split("\n\n")[2]}
 
 Heap per queued event is the bus's own cost (the queue's list node and bookkeeping), measured with
 \`--expose-gc\` as the heap growth from publishing pre-built events behind a handler that has not returned.
+
+## The cost of metrics
+
+Every bus row above records the bus's Effect metrics (\`trading_bus_*\`, the default); the same rows with
+\`metrics: false\` (\`TRADING_BUS_METRICS=false\`) measure what recording costs. Target: under 15% slower.
+
+${report.split("\n\n")[3]}
 
 ## How to read it
 

@@ -15,6 +15,8 @@ export interface EventBusConfig {
   readonly drainTimeout: Duration.DurationInput
   /** How long one handler may run on one event before it is interrupted and counted as failed. */
   readonly handlerTimeout: Duration.DurationInput
+  /** Record the bus's Effect metrics (`trading_bus_*`: published, processed, dropped, failures, durations, waits). */
+  readonly metrics: boolean
 }
 
 export const defaultEventBusConfig: EventBusConfig = {
@@ -23,7 +25,8 @@ export const defaultEventBusConfig: EventBusConfig = {
   orderCapacity: 50,
   signalPublishTimeout: "5 seconds",
   drainTimeout: "10 seconds",
-  handlerTimeout: "30 seconds"
+  handlerTimeout: "30 seconds",
+  metrics: true
 }
 
 /** A config with its durations decoded and every setting checked. */
@@ -34,6 +37,7 @@ export interface ResolvedEventBusConfig {
   readonly signalPublishTimeout: Duration.Duration
   readonly drainTimeout: Duration.Duration
   readonly handlerTimeout: Duration.Duration
+  readonly metrics: boolean
 }
 
 const capacity = (setting: string, value: number) =>
@@ -61,7 +65,8 @@ export const resolveEventBusConfig = (
     orderCapacity: capacity("orderCapacity", c.orderCapacity),
     signalPublishTimeout: positiveDuration("signalPublishTimeout", c.signalPublishTimeout),
     drainTimeout: positiveDuration("drainTimeout", c.drainTimeout),
-    handlerTimeout: positiveDuration("handlerTimeout", c.handlerTimeout)
+    handlerTimeout: positiveDuration("handlerTimeout", c.handlerTimeout),
+    metrics: Effect.succeed(c.metrics)
   })
 }
 
@@ -72,7 +77,8 @@ export const eventBusEnv = {
   orderCapacity: "TRADING_BUS_ORDER_CAPACITY",
   signalPublishTimeout: "TRADING_BUS_SIGNAL_PUBLISH_TIMEOUT",
   drainTimeout: "TRADING_BUS_DRAIN_TIMEOUT",
-  handlerTimeout: "TRADING_BUS_HANDLER_TIMEOUT"
+  handlerTimeout: "TRADING_BUS_HANDLER_TIMEOUT",
+  metrics: "TRADING_BUS_METRICS"
 } as const satisfies Record<keyof EventBusConfig, string>
 
 const d = defaultEventBusConfig
@@ -88,5 +94,6 @@ export const EventBusConfigFromEnv: Config.Config<EventBusConfig> = Config.all({
   drainTimeout: Config.duration(eventBusEnv.drainTimeout).pipe(Config.withDefault(Duration.decode(d.drainTimeout))),
   handlerTimeout: Config.duration(eventBusEnv.handlerTimeout).pipe(
     Config.withDefault(Duration.decode(d.handlerTimeout))
-  )
+  ),
+  metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics))
 })

@@ -59,6 +59,7 @@ const supervise = (collector: Collector, http: HttpClient.HttpClient, group: Str
         yield* Effect.sleep(delay)
       }
       collector.counters.reconnects++
+      collector.metrics.reconnects.unsafeUpdate(1, [])
     }
   }).pipe(Effect.annotateLogs({ source, connection: group.index, streams: group.streams.size }))
 

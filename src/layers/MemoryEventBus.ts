@@ -25,9 +25,9 @@ const makeLanes = (config: ResolvedEventBusConfig) =>
       return { beforeEnqueue: (e) => beforeEnqueue(e, queue), afterHandled: (e) => afterHandled(e, queue) }
     }
     return yield* Effect.all({
-      data: makeLane("data", "slide", config.dataCapacity, hooksOf("data")),
-      signal: makeLane("signal", "wait-bounded", config.signalCapacity, hooksOf("signal")),
-      order: makeLane("order", "wait", config.orderCapacity, hooksOf("order"))
+      data: makeLane("data", "slide", config.dataCapacity, hooksOf("data"), config.metrics),
+      signal: makeLane("signal", "wait-bounded", config.signalCapacity, hooksOf("signal"), config.metrics),
+      order: makeLane("order", "wait", config.orderCapacity, hooksOf("order"), config.metrics)
     })
   })
 
@@ -48,6 +48,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
   const waitForRoom = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> => {
     drain.pending++
     lane.waiting.add(event)
+    const started = performance.now()
     const offer: Effect.Effect<boolean, QueueFullError> = Queue.offer(lane.queue, event)
     const bounded = lane.policy === "wait-bounded"
       ? Effect.timeoutFail(offer, {
@@ -62,7 +63,9 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
       Effect.onExit((exit) =>
         Effect.sync(() => {
           lane.waiting.delete(event)
-          if (exit._tag === "Failure") settle(drain)
+          if (exit._tag === "Failure") return settle(drain)
+          lane.metrics?.published(event.type)
+          lane.metrics?.waited((performance.now() - started) / 1000)
         })
       ),
       Effect.asVoid
@@ -75,6 +78,8 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
       // synchronously, so that no processor can take in between and the count stays exact.
       Effect.runSync(Queue.offer(lane.queue, event))
       lane.dropped++
+      lane.metrics?.dropped()
+      lane.metrics?.published(event.type)
       return undefined
     }
     return Effect.withFiberRuntime((fiber) => {
@@ -82,6 +87,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
         // a handler publishing onto its own full queue would wait for itself
         drain.pending++
         lane.overflow.push(event)
+        lane.metrics?.published(event.type)
         return Effect.void
       }
       return waitForRoom(lane, event)
@@ -98,6 +104,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
   const offerNow = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
     if (lane.queue.unsafeOffer(event)) {
       drain.pending++
+      lane.metrics?.published(event.type)
       return undefined
     }
     return offerFull(lane, event)
@@ -132,6 +139,8 @@ const takeRest = (lane: Lane) =>
 const make = (config: ResolvedEventBusConfig) =>
   Effect.gen(function*() {
     const lanes = yield* makeLanes(config)
+    const hooks = yield* Effect.serviceOption(EventBusHooks)
+    const recoverable = hooks._tag === "Some" && hooks.value.recoverable === true ? hooks.value.queues : []
     const drain = yield* makeDrain
     const registry = new Map<EventType, ReadonlyArray<Subscription>>()
     const env: ProcessorEnv = {
@@ -159,7 +168,7 @@ const make = (config: ResolvedEventBusConfig) =>
         yield* Fiber.interruptAll(fibers.flat())
         const left = yield* Effect.forEach(queueNames, (q) => Effect.map(takeRest(lanes[q]), (queued) => [q, queued] as const))
         yield* Effect.forEach(queueNames, (q) => Queue.shutdown(lanes[q].queue))
-        yield* reportUnhandled(lanes, left, drained, config.drainTimeout)
+        yield* reportUnhandled(lanes, left, drained, config.drainTimeout, recoverable)
       })
     )
 

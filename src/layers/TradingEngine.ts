@@ -1,7 +1,8 @@
-import { Cause, Clock, Effect, Layer, Option } from "effect"
+import { BigDecimal, Cause, Clock, Effect, Layer, Option } from "effect"
 import { type BusEvent, type EventPayload, type EventType, makeEvent } from "../domain/BusEvent.js"
 import type { Candle } from "../domain/Candle.js"
 import { decimalFromNumber } from "../domain/Decimal.js"
+import * as Metrics from "../domain/Metrics.js"
 import type { Order } from "../domain/Order.js"
 import type { Signal } from "../domain/Signal.js"
 import { Broker } from "../services/Broker.js"
@@ -28,6 +29,11 @@ const summarize = (cause: Cause.Cause<unknown>): string => {
   }
   return `${Option.isSome(failure) ? "" : "defect: "}${String(error)}`
 }
+
+// Labelled once per distinct label values (see Metrics.labelled): recording is a cached hook's update.
+const signalsTotal = Metrics.labelled(Metrics.signalsTotal, "symbol", "direction")
+const ordersTotal = Metrics.labelled(Metrics.ordersTotal, "symbol", "side", "status")
+const positionGauge = Metrics.labelled(Metrics.position, "symbol")
 
 const make = Effect.gen(function*() {
   const bus = yield* EventBus
@@ -58,10 +64,33 @@ const make = Effect.gen(function*() {
     candles.set(symbol, (candles.get(symbol) ?? 0) + 1)
     return Effect.void
   }, { name: "engine-stats" })
-  yield* bus.subscribe("SignalGenerated", () => (counts.signals++, Effect.void), { name: "engine-stats" })
-  yield* bus.subscribe("OrderCreated", () => (counts.orders++, Effect.void), { name: "engine-stats" })
-  yield* bus.subscribe("OrderFilled", () => (counts.fills++, Effect.void), { name: "engine-stats" })
-  yield* bus.subscribe("OrderRejected", () => (counts.rejected++, Effect.void), { name: "engine-stats" })
+  yield* bus.subscribe("SignalGenerated", ({ payload }) => {
+    counts.signals++
+    signalsTotal(payload.symbol, payload.direction).unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderCreated", ({ payload }) => {
+    counts.orders++
+    ordersTotal(payload.symbol, payload.side, "created").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderFilled", ({ payload }) => {
+    counts.fills++
+    ordersTotal(payload.symbol, payload.side, "filled").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderRejected", ({ payload }) => {
+    counts.rejected++
+    ordersTotal(payload.symbol, payload.side, "rejected").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  // The position and P&L gauges follow every position update (fills and marks to market).
+  yield* bus.subscribe("PositionUpdated", ({ payload }) =>
+    Effect.map(portfolio.pnl, (pnl) => {
+      positionGauge(payload.symbol).unsafeUpdate(BigDecimal.unsafeToNumber(payload.quantity), [])
+      Metrics.pnlRealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.realized), [])
+      Metrics.pnlUnrealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.unrealized), [])
+    }), { name: "engine-metrics" })
   yield* bus.subscribe("Error", () => (counts.errors++, Effect.void), { name: "engine-stats" })
 
   if (Option.isSome(strategy)) {

@@ -2,18 +2,24 @@ import { FileSystem } from "@effect/platform"
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Clock, Console, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import * as BinanceMarketData from "../layers/BinanceMarketData.js"
+import * as JournaledBroker from "../layers/JournaledBroker.js"
+import * as JournalHooks from "../layers/JournalHooks.js"
+import * as JournalRecovery from "../layers/JournalRecovery.js"
 import * as MemoryEventBus from "../layers/MemoryEventBus.js"
 import * as MemoryPortfolio from "../layers/MemoryPortfolio.js"
+import * as MetricsServer from "../layers/MetricsServer.js"
 import * as PaperBroker from "../layers/PaperBroker.js"
 import * as RiskOrderManager from "../layers/RiskOrderManager.js"
 import * as SimulatedExchange from "../layers/SimulatedExchange.js"
 import * as SmaCrossoverStrategy from "../layers/SmaCrossoverStrategy.js"
+import * as SqliteJournal from "../layers/SqliteJournal.js"
 import * as TradingEngine from "../layers/TradingEngine.js"
 import { EngineStats } from "../services/EngineStats.js"
 import { EventBus } from "../services/EventBus.js"
 import { MarketData } from "../services/MarketData.js"
 import { Portfolio } from "../services/Portfolio.js"
 import type { Strategy } from "../services/Strategy.js"
+import { ConfigurationError } from "./ConfigurationError.js"
 import type { RunConfig } from "./RunOptions.js"
 import { candleCount, formatSummary, type RunSummary, type Snapshot, statusLine, summarize } from "./Summary.js"
 
@@ -58,7 +64,10 @@ export const tradingLayer = (config: RunConfig, strategy?: Layer.Layer<Strategy>
           maxPositionNotional: config.maxPositionNotional,
           maxOpenOrders: config.maxOpenOrders
         }),
-        PaperBroker.layer({ feeBps: config.feeBps, slippageBps: config.slippageBps, latency: config.brokerLatency })
+        // idempotent across restarts when a Journal is in the context (engineLayer with a journal)
+        JournaledBroker.layer.pipe(Layer.provide(
+          PaperBroker.layer({ feeBps: config.feeBps, slippageBps: config.slippageBps, latency: config.brokerLatency })
+        ))
       )
     ),
     Layer.provideMerge(MemoryPortfolio.layer)
@@ -82,11 +91,51 @@ export interface EngineExtras {
  * the portfolio, broker and the engine's subscriptions, then the plugins,
  * then the source); released in reverse, so closing it stops the source
  * first and only then lets the bus drain.
+ *
+ * With `config.journal`, the journal comes first (closed last, after the
+ * drain) with the bus's hooks, so every event of the `order` queue is
+ * journaled before it is enqueued; what the last run left unhandled is
+ * published again after the subscribers and before the source starts.
  */
-export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) =>
-  sourceLayer(config).pipe(
-    Layer.provideMerge(Layer.merge(tradingLayer(config, extras.strategy), extras.plugins ?? Layer.empty)),
-    Layer.provideMerge(MemoryEventBus.layerFromEnv)
+export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) => {
+  const subscribers = Layer.merge(tradingLayer(config, extras.strategy), extras.plugins ?? Layer.empty)
+  if (config.journal === undefined) {
+    return sourceLayer(config).pipe(
+      Layer.provideMerge(subscribers),
+      Layer.provideMerge(MemoryEventBus.layerFromEnv)
+    )
+  }
+  return sourceLayer(config).pipe(
+    Layer.provideMerge(JournalRecovery.layer),
+    Layer.provideMerge(subscribers),
+    Layer.provideMerge(MemoryEventBus.layerFromEnv),
+    Layer.provideMerge(JournalHooks.layer),
+    Layer.provideMerge(SqliteJournal.layer({ filename: config.journal }))
+  )
+}
+
+/**
+ * The Prometheus endpoint and health checks on top of the engine, unless
+ * `--metrics-port 0`: built last, so they stop first. A port that cannot be
+ * bound is the user's to fix.
+ */
+const withMetricsServer = <E, R>(
+  config: RunConfig,
+  engine: Layer.Layer<EventBus | MarketData | Portfolio | EngineStats, E, R>
+) =>
+  config.metricsPort === 0 ? engine : MetricsServer.layer({ port: config.metricsPort, host: config.metricsHost }).pipe(
+    Layer.catchAll((error) =>
+      Layer.fail(
+        new ConfigurationError({
+          flag: "--metrics-port",
+          value: config.metricsPort,
+          reason: `cannot listen on ${config.metricsHost}:${config.metricsPort} (${
+            String(error.cause)
+          }): pick another port, or 0 to disable the metrics server`
+        })
+      )
+    ),
+    Layer.provideMerge(engine)
   )
 
 const snapshot = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>) =>
@@ -139,7 +188,7 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
     })
     const run = Effect.scoped(
       Effect.gen(function*() {
-        const built = yield* Layer.build(engineLayer(config, extras))
+        const built = yield* Layer.build(withMetricsServer(config, engineLayer(config, extras)))
         context = built
         yield* Console.log(
           `trading-bus: ${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}${

@@ -1,5 +1,6 @@
 import { Options } from "@effect/cli"
-import { Duration, Effect, Option } from "effect"
+import { Config, Duration, Effect, Option } from "effect"
+import { defaultFilename as defaultJournal } from "../layers/SqliteJournal.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import { parseDuration } from "./parseDuration.js"
 
@@ -68,6 +69,22 @@ export const runFlags = {
   summaryJson: Options.text("summary-json").pipe(
     Options.optional,
     Options.withDescription("Write the final summary as JSON to this file")
+  ),
+  metricsPort: Options.integer("metrics-port").pipe(
+    Options.withFallbackConfig(Config.integer("TRADING_BUS_METRICS_PORT").pipe(Config.withDefault(9464))),
+    Options.withDescription(
+      "Port of GET /metrics (Prometheus), /health/live and /health/ready (env TRADING_BUS_METRICS_PORT); 0 disables"
+    )
+  ),
+  metricsHost: Options.text("metrics-host").pipe(
+    Options.withFallbackConfig(Config.string("TRADING_BUS_METRICS_HOST").pipe(Config.withDefault("127.0.0.1"))),
+    Options.withDescription("Address the metrics server binds (env TRADING_BUS_METRICS_HOST)")
+  ),
+  journal: Options.text("journal").pipe(
+    Options.withFallbackConfig(Config.string("TRADING_BUS_JOURNAL").pipe(Config.withDefault(defaultJournal))),
+    Options.withDescription(
+      `The order journal, a SQLite file (env TRADING_BUS_JOURNAL, default ${defaultJournal}): orders a crash interrupted are recovered from it at the next start; :memory: keeps it in memory only`
+    )
   )
 }
 
@@ -76,7 +93,10 @@ export type RunFlags = Parsed<typeof runFlags>
 
 /** `trading-bus run`'s settings, checked. */
 export interface RunConfig extends
-  Omit<RunFlags, "symbols" | "duration" | "statusInterval" | "brokerLatency" | "summaryJson" | "wsUrl" | "restUrl">
+  Omit<
+    RunFlags,
+    "symbols" | "duration" | "statusInterval" | "brokerLatency" | "summaryJson" | "wsUrl" | "restUrl" | "journal"
+  >
 {
   readonly symbols: ReadonlyArray<string>
   readonly duration: Option.Option<Duration.Duration>
@@ -85,6 +105,8 @@ export interface RunConfig extends
   readonly summaryJson: Option.Option<string>
   readonly wsUrl: string
   readonly restUrl: string
+  /** The journal file (or ":memory:"); without one, nothing is journaled or recovered. */
+  readonly journal?: string
 }
 
 const invalid = (flag: string, value: unknown, reason: string) =>
@@ -114,6 +136,12 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     const duration = Option.isSome(flags.duration)
       ? Option.some(yield* positiveDuration("--duration", flags.duration.value))
       : Option.none()
+    if (flags.journal.trim() === "") {
+      return yield* invalid("--journal", flags.journal, "expected a file path, or :memory:")
+    }
+    if (!(Number.isSafeInteger(flags.metricsPort) && flags.metricsPort >= 0 && flags.metricsPort <= 65535)) {
+      return yield* invalid("--metrics-port", flags.metricsPort, "expected a port from 1 to 65535, or 0 to disable")
+    }
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
@@ -125,6 +153,7 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
       brokerLatency: yield* nonNegativeDuration("--broker-latency", flags.brokerLatency),
       summaryJson: flags.summaryJson,
       wsUrl: flags.wsUrl,
-      restUrl: flags.restUrl
+      restUrl: flags.restUrl,
+      journal: flags.journal
     }
   })

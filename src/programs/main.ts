@@ -6,6 +6,7 @@ import * as SimulatedExchange from "../layers/SimulatedExchange.js"
 import { asConfigurationError } from "./ConfigurationError.js"
 import { demo } from "./demo.js"
 import { runEngine } from "./Engine.js"
+import { ordersCommand } from "./orders.js"
 import { resolveRunConfig, runFlags } from "./RunOptions.js"
 
 const runCommand = Command.make(
@@ -56,7 +57,7 @@ const demoCommand = Command.make(
 
 const cli = Command.make("trading-bus").pipe(
   Command.withDescription("The event-driven core of an automated crypto trading system"),
-  Command.withSubcommands([runCommand, simulateCommand, demoCommand])
+  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand])
 )
 
 const run = Command.run(cli, { name: "trading-bus", version: "0.1.0" })

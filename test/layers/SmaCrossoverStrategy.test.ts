@@ -1,41 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Candle } from "../../src/domain/Candle.js"
-import type { Signal, SignalDirection } from "../../src/domain/Signal.js"
+import type { Signal } from "../../src/domain/Signal.js"
 import * as SmaCrossoverStrategy from "../../src/layers/SmaCrossoverStrategy.js"
 import { Strategy } from "../../src/services/Strategy.js"
+import { candleAt, expectedSmaSignals } from "../support/fixtures.js"
 
 const minute = 60_000
 
-const candleAt = (symbol: string, i: number, close: number, isClosed = true): Candle => ({
-  symbol,
-  interval: "1m",
-  openTime: i * minute,
-  closeTime: i * minute + minute - 1,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  volume: 1,
-  quoteVolume: close,
-  trades: 1,
-  isClosed
-})
 
-/** The expectation, from the raw closes: plain SMAs and the documented crossover rules. */
-const expectedSignals = (closes: ReadonlyArray<number>, fast: number, slow: number) => {
-  const sma = (i: number, n: number) => closes.slice(i - n + 1, i + 1).reduce((a, b) => a + b, 0) / n
-  const out: Array<{ index: number; direction: SignalDirection }> = []
-  let previous: number | undefined
-  for (let i = slow - 1; i < closes.length; i++) {
-    const side = Math.sign(sma(i, fast) - sma(i, slow))
-    if (previous !== undefined && side !== previous) {
-      out.push({ index: i, direction: side > 0 ? "LONG" : side < 0 ? "SHORT" : "CLOSE" })
-    }
-    previous = side
-  }
-  return out
-}
 
 const feed = (candles: ReadonlyArray<Candle>) =>
   Effect.gen(function*() {
@@ -54,8 +27,8 @@ const closes = [10, 10, 10, 10, 10, 11, 12, 13, 12, 11, 10, 9, 8, 9, 10, 11, 12,
 describe("SmaCrossoverStrategy", () => {
   it.effect("signals LONG, SHORT and CLOSE exactly where the SMAs of the closes cross", () =>
     Effect.gen(function*() {
-      const signals = yield* feed(closes.map((c, i) => candleAt("BTCUSDT", i, c)))
-      const expected = expectedSignals(closes, 3, 5)
+      const signals = yield* feed(closes.map((c, i) => candleAt(i, c, "BTCUSDT")))
+      const expected = expectedSmaSignals(closes, 3, 5)
       // the series is built to exercise every kind of signal
       expect(expected.map((e) => e.direction)).toEqual(["LONG", "SHORT", "LONG", "CLOSE", "LONG"])
       expect(signals.map((s) => ({ direction: s.direction, timestamp: s.timestamp }))).toEqual(
@@ -71,32 +44,32 @@ describe("SmaCrossoverStrategy", () => {
   it.effect("emits nothing until the slow SMA is stable, and does not take the first reading for a cross", () =>
     Effect.gen(function*() {
       // fast above slow from the first stable candle on: no cross ever happens
-      const signals = yield* feed([1, 2, 3, 4, 5, 6, 7, 8].map((c, i) => candleAt("BTCUSDT", i, c)))
+      const signals = yield* feed([1, 2, 3, 4, 5, 6, 7, 8].map((c, i) => candleAt(i, c, "BTCUSDT")))
       expect(signals).toEqual([])
     }).pipe(Effect.provide(SmaCrossoverStrategy.layer({ fast: 3, slow: 5 }))))
 
   it.effect("ignores candles that are not closed", () =>
     Effect.gen(function*() {
-      const candles = closes.flatMap((c, i) => [candleAt("BTCUSDT", i, c * 100, false), candleAt("BTCUSDT", i, c)])
+      const candles = closes.flatMap((c, i) => [candleAt(i, c * 100, "BTCUSDT", false), candleAt(i, c, "BTCUSDT")])
       const signals = yield* feed(candles)
-      expect(signals.map((s) => s.direction)).toEqual(expectedSignals(closes, 3, 5).map((e) => e.direction))
+      expect(signals.map((s) => s.direction)).toEqual(expectedSmaSignals(closes, 3, 5).map((e) => e.direction))
     }).pipe(Effect.provide(SmaCrossoverStrategy.layer({ fast: 3, slow: 5 }))))
 
   it.effect("keeps one pair of SMAs per symbol", () =>
     Effect.gen(function*() {
       const other = closes.map((c) => 40 - c)
-      const interleaved = closes.flatMap((c, i) => [candleAt("BTCUSDT", i, c), candleAt("ETHUSDT", i, other[i]!)])
+      const interleaved = closes.flatMap((c, i) => [candleAt(i, c, "BTCUSDT"), candleAt(i, other[i]!, "ETHUSDT")])
       const signals = yield* feed(interleaved)
       const of = (symbol: string) => signals.filter((s) => s.symbol === symbol).map((s) => s.direction)
-      expect(of("BTCUSDT")).toEqual(expectedSignals(closes, 3, 5).map((e) => e.direction))
-      expect(of("ETHUSDT")).toEqual(expectedSignals(other, 3, 5).map((e) => e.direction))
+      expect(of("BTCUSDT")).toEqual(expectedSmaSignals(closes, 3, 5).map((e) => e.direction))
+      expect(of("ETHUSDT")).toEqual(expectedSmaSignals(other, 3, 5).map((e) => e.direction))
       expect(of("ETHUSDT")).toEqual(["SHORT", "LONG", "SHORT", "CLOSE", "SHORT"])
     }).pipe(Effect.provide(SmaCrossoverStrategy.layer({ fast: 3, slow: 5 }))))
 
   it.effect("defaults to SMA(9) and SMA(21)", () =>
     Effect.gen(function*() {
       const series = [...Array(21).fill(100), ...Array(5).fill(101)]
-      const signals = yield* feed(series.map((c, i) => candleAt("BTCUSDT", i, c)))
+      const signals = yield* feed(series.map((c, i) => candleAt(i, c, "BTCUSDT")))
       expect(signals.map((s) => s.direction)).toEqual(["LONG"])
       expect(signals[0]!.reason).toMatch(/^SMA\(9\) 100\.11111111 crossed above SMA\(21\) 100\.04761905$/)
     }).pipe(Effect.provide(SmaCrossoverStrategy.layer())))

@@ -18,40 +18,13 @@ import { EventBus } from "../../src/services/EventBus.js"
 import { OrderManager } from "../../src/services/OrderManager.js"
 import { Portfolio } from "../../src/services/Portfolio.js"
 import { Strategy } from "../../src/services/Strategy.js"
+import { candleAt, expectedSmaSignals } from "../support/fixtures.js"
 
 const minute = 60_000
 const d = BigDecimal.unsafeFromString
 const zero = BigDecimal.fromBigInt(0n)
 
-const candleAt = (i: number, close: number, symbol = "BTCUSDT"): Candle => ({
-  symbol,
-  interval: "1m",
-  openTime: i * minute,
-  closeTime: i * minute + minute - 1,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  volume: 1,
-  quoteVolume: close,
-  trades: 1,
-  isClosed: true
-})
 
-/** The crossover signals expected from the raw closes: plain SMAs and the documented rules. */
-const expectedSignals = (closes: ReadonlyArray<number>, fast: number, slow: number) => {
-  const sma = (i: number, n: number) => closes.slice(i - n + 1, i + 1).reduce((a, b) => a + b, 0) / n
-  const out: Array<{ index: number; direction: SignalDirection }> = []
-  let previous: number | undefined
-  for (let i = slow - 1; i < closes.length; i++) {
-    const side = Math.sign(sma(i, fast) - sma(i, slow))
-    if (previous !== undefined && side !== previous) {
-      out.push({ index: i, direction: side > 0 ? "LONG" : side < 0 ? "SHORT" : "CLOSE" })
-    }
-    previous = side
-  }
-  return out
-}
 
 const closes = [10, 10, 10, 10, 10, 11, 12, 13, 12, 11, 10, 9, 8, 9, 10, 11, 12, 13, 14, 20, 20, 20, 20, 20, 20, 21]
 
@@ -130,7 +103,7 @@ describe("TradingEngine", () => {
       const { counters, events, of, portfolio } = yield* run(layer, closes.map((c, i) => candleAt(i, c))).pipe(
         Effect.provide(logs.layer)
       )
-      const expected = expectedSignals(closes, 3, 5)
+      const expected = expectedSmaSignals(closes, 3, 5)
       const signals = of("SignalGenerated")
       expect(signals.map((s) => [s.direction, s.timestamp])).toEqual(
         expected.map((e) => [e.direction, e.index * minute + minute - 1])
@@ -297,7 +270,7 @@ describe("TradingEngine", () => {
         engineWith(SmaCrossoverStrategy.layer({ fast: 3, slow: 5 })),
         closes.map((c, i) => candleAt(i, c))
       ).pipe(Effect.provide(logs.layer))
-      expect(of("SignalGenerated").map((s) => s.direction)).toEqual(expectedSignals(closes, 3, 5).map((e) => e.direction))
+      expect(of("SignalGenerated").map((s) => s.direction)).toEqual(expectedSmaSignals(closes, 3, 5).map((e) => e.direction))
       expect(of("OrderCreated")).toEqual([])
       expect(counters).toMatchObject({ signals: 5, orders: 0, fills: 0 })
       expect(logs.entries.map((e) => e.message)).toContain(

@@ -1,10 +1,21 @@
 import { mkdtempSync, readFileSync } from "node:fs"
+import { createServer } from "node:net"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runCli, startCli } from "../support/cli.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "trading-bus-"))
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 
 describe("the trading-bus program", () => {
   it("run --duration 5s prints its summary, writes it as JSON, and exits 0", async () => {
@@ -65,6 +76,39 @@ describe("the trading-bus program", () => {
     const summary = JSON.parse(readFileSync(file, "utf8"))
     expect(summary.orders).toBeGreaterThan(0)
     expect(summary.orders).toBe(summary.fills + summary.rejected)
+  }, 60_000)
+
+  it("serves /metrics and the health checks on --metrics-port while it runs", async () => {
+    const port = await freePort()
+    const cli = startCli(["run", "--speed", "100", "--fast", "2", "--slow", "3", "--metrics-port", String(port)])
+    await cli.waitFor("trading-bus: simulator")
+    const base = `http://127.0.0.1:${port}`
+    const scrape = async () => (await fetch(`${base}/metrics`)).text()
+    const first = await scrape()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const second = await scrape()
+    const messages = (text: string) =>
+      Number(/^trading_bus_collector_messages_total\{source="binance"\} (\d+)/m.exec(text)?.[1] ?? "0")
+    expect(messages(second)).toBeGreaterThan(messages(first))
+    expect(second).toContain("# TYPE trading_bus_handler_duration_seconds histogram")
+    expect(second).toMatch(/^trading_bus_events_processed_total\{queue="data",type="CandleClosed"\} \d+/m)
+    expect((await fetch(`${base}/health/live`)).status).toBe(200)
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200)
+    cli.child.kill("SIGINT")
+    expect((await cli.finished).code).toBe(0)
+  }, 60_000)
+
+  it("a metrics port already in use is a configuration error naming --metrics-port", async () => {
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const { code, stderr } = await runCli(["run", "--duration", "1s", "--metrics-port", String(port)])
+      expect(code).toBe(2)
+      expect(stderr).toContain("--metrics-port")
+    } finally {
+      server.close()
+    }
   }, 60_000)
 
   it("a second SIGINT exits at once with code 130", async () => {

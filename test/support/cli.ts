@@ -14,7 +14,8 @@ export interface Finished {
 export const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/programs/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, ...env, NO_COLOR: "1" },
+    // by default a run neither binds the metrics port nor touches ./data: tests run side by side
+    env: { ...process.env, TRADING_BUS_METRICS_PORT: "0", TRADING_BUS_JOURNAL: ":memory:", ...env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""

@@ -2,10 +2,11 @@ import { BigDecimal, Context, Effect, Exit, Layer, Logger, Scope } from "effect"
 import type { Candle } from "../../src/domain/Candle.js"
 import type { EventBusConfig } from "../../src/domain/EventBusConfig.js"
 import type { Order } from "../../src/domain/Order.js"
+import type { SignalDirection } from "../../src/domain/Signal.js"
 import * as MemoryEventBus from "../../src/layers/MemoryEventBus.js"
 import { EventBus } from "../../src/services/EventBus.js"
 
-export const candle = (close: number, openTime = 0, symbol = "BTCUSDT"): Candle => ({
+export const candle = (close: number, openTime = 0, symbol = "BTCUSDT", isClosed = true): Candle => ({
   symbol,
   interval: "1m",
   openTime,
@@ -17,8 +18,31 @@ export const candle = (close: number, openTime = 0, symbol = "BTCUSDT"): Candle 
   volume: 1,
   quoteVolume: close,
   trades: 1,
-  isClosed: true
+  isClosed
 })
+
+/** The i-th one-minute candle of a series, flat at `close`. */
+export const candleAt = (i: number, close: number, symbol = "BTCUSDT", isClosed = true): Candle =>
+  candle(close, i * 60_000, symbol, isClosed)
+
+/**
+ * The SMA crossover's signals computed independently from the raw closes:
+ * plain arithmetic SMAs and the documented rules (LONG/SHORT on a cross,
+ * CLOSE when the two meet again; the first reading only sets the side).
+ */
+export const expectedSmaSignals = (closes: ReadonlyArray<number>, fast: number, slow: number) => {
+  const sma = (i: number, n: number) => closes.slice(i - n + 1, i + 1).reduce((a, b) => a + b, 0) / n
+  const out: Array<{ index: number; direction: SignalDirection }> = []
+  let previous: number | undefined
+  for (let i = slow - 1; i < closes.length; i++) {
+    const side = Math.sign(sma(i, fast) - sma(i, slow))
+    if (previous !== undefined && side !== previous) {
+      out.push({ index: i, direction: side > 0 ? "LONG" : side < 0 ? "SHORT" : "CLOSE" })
+    }
+    previous = side
+  }
+  return out
+}
 
 export const order = (clientOrderId: string): Order => ({
   clientOrderId,

@@ -23,5 +23,7 @@ export const testRunConfig = (overrides: Partial<RunConfig> = {}): RunConfig => 
   statusInterval: Duration.hours(1),
   brokerLatency: Duration.zero,
   summaryJson: Option.none(),
+  metricsPort: 0,
+  metricsHost: "127.0.0.1",
   ...overrides
 })

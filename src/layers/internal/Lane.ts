@@ -1,6 +1,7 @@
 import { Effect, type Fiber, Queue } from "effect"
 import type { BusEvent, EventType, QueueName } from "../../domain/BusEvent.js"
 import type { EventHandler } from "../../services/EventBus.js"
+import { type LaneMetrics, makeLaneMetrics } from "./LaneMetrics.js"
 
 /** A subscribed handler with the name it is logged under. */
 export interface Subscription {
@@ -53,6 +54,8 @@ export interface Lane {
   /** The EventBusHooks, when this queue has them. */
   readonly beforeEnqueue: ((event: BusEvent) => Effect.Effect<void>) | undefined
   readonly afterHandled: ((event: BusEvent) => Effect.Effect<void>) | undefined
+  /** The queue's Effect metrics, unless the bus runs with `metrics: false`. */
+  readonly metrics: LaneMetrics | undefined
 }
 
 export interface LaneHooks {
@@ -64,7 +67,8 @@ export const makeLane = (
   name: QueueName,
   policy: OverflowPolicy,
   capacity: number,
-  hooks: LaneHooks | undefined
+  hooks: LaneHooks | undefined,
+  metrics: boolean
 ): Effect.Effect<Lane> =>
   Effect.gen(function*() {
     const queue = policy === "slide"
@@ -93,7 +97,8 @@ export const makeLane = (
       wake: yield* Effect.makeLatch(false),
       timedOut: false,
       beforeEnqueue: hooks?.beforeEnqueue,
-      afterHandled: hooks?.afterHandled
+      afterHandled: hooks?.afterHandled,
+      metrics: metrics ? makeLaneMetrics(name) : undefined
     }
   })
 

@@ -50,9 +50,20 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       lane.watching = true
       lane.wake.unsafeOpen()
     }
+    const { metrics } = lane
     let sliceStart = performance.now()
+    // With metrics on: the end of the previous handler, so that timing a handler takes one clock read, not two.
+    let mark = 0
+    // processed events of one type not yet added to the counter (flushed per batch: one update, not one per event)
+    let processedType: EventType | undefined
+    let processedCount = 0
+    const flushProcessed = () => {
+      if (processedCount > 0) metrics!.processed(processedType!, processedCount)
+      processedCount = 0
+    }
     while (true) {
       if (lane.index >= lane.batch.length) {
+        if (metrics !== undefined) flushProcessed()
         if (performance.now() - sliceStart > sliceMillis) {
           yield* Effect.yieldNow()
           sliceStart = performance.now()
@@ -78,6 +89,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           lane.watching = true
           lane.wake.unsafeOpen()
         }
+        if (metrics !== undefined) mark = performance.now()
       }
       const event = lane.batch[lane.index]!
       const handlers = lane.handlers
@@ -97,17 +109,32 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           lane.busy = false
           lane.handlerIndex++
         }
+        if (metrics !== undefined) {
+          const now = performance.now()
+          metrics.handled(subscription.name, (now - mark) / 1000)
+          mark = now
+        }
         if (exit._tag === "Failure") {
           lane.failed++
+          metrics?.failed(subscription.name)
           yield* logHandlerFailure(lane, event, subscription.name, exit.cause)
+          if (metrics !== undefined) mark = performance.now()
         }
       }
       if (lane.afterHandled !== undefined) {
         // a failing hook must not crash the processor into retrying the same event forever
         yield* Effect.catchAllCause(lane.afterHandled(event), (cause) =>
           Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
+        if (metrics !== undefined) mark = performance.now()
       }
       lane.processed++
+      if (metrics !== undefined) {
+        if (event.type !== processedType) {
+          flushProcessed()
+          processedType = event.type
+        }
+        processedCount++
+      }
       lane.index++
       lane.handlerIndex = 0
       if (lane.index < lane.batch.length) lane.handlers = registry.get(lane.batch[lane.index]!.type) ?? noHandlers
@@ -138,6 +165,7 @@ export const supervise = (lane: Lane, env: ProcessorEnv): Effect.Effect<never> =
       if (lane.busy) {
         lane.busy = false
         lane.failed++
+        lane.metrics?.failed(lane.handlers[lane.handlerIndex]?.name ?? "none")
         lane.handlerIndex++
       }
     }
@@ -182,6 +210,7 @@ export const watchdog = (lane: Lane, env: ProcessorEnv): Effect.Effect<never> =>
         const context = runningContext(lane)
         lane.busy = false
         lane.failed++
+        lane.metrics?.failed(context.handler)
         lane.handlerIndex++
         lane.timedOut = true
         yield* Effect.logError(

@@ -22,7 +22,9 @@ export const reportUnhandled = (
   lanes: { readonly [Q in QueueName]: Lane },
   queued: ReadonlyArray<readonly [QueueName, ReadonlyArray<BusEvent>]>,
   drained: boolean,
-  drainTimeout: Duration.Duration
+  drainTimeout: Duration.Duration,
+  /** Queues whose events a journal keeps: they are published again at the next start. */
+  recoverable: ReadonlyArray<QueueName> = []
 ) =>
   Effect.gen(function*() {
     const left = queued.map(([q, rest]) => [q, unhandled(lanes[q], rest)] as const)
@@ -33,17 +35,21 @@ export const reportUnhandled = (
         Effect.annotateLogs({ processed: `${lanes.data.processed}/${lanes.signal.processed}/${lanes.order.processed}` })
       )
     }
+    const kept = left.filter(([q]) => recoverable.includes(q)).reduce((n, [, events]) => n + events.length, 0)
     yield* Effect.logWarning(
       `event bus stopped with ${total} events unhandled${
         drained ? "" : ` (the drain timed out after ${Duration.format(drainTimeout)})`
-      }`
+      }${kept > 0 ? `; the ${kept} on the ${recoverable.join("/")} queue are journaled and will be recovered at the next start` : ""}`
     ).pipe(Effect.annotateLogs(counts))
     for (const [q, events] of left) {
       if (q !== "order") continue
+      const journaled = recoverable.includes(q)
       for (const event of events) {
-        yield* Effect.logError(`unhandled ${event.type} left on the order queue at shutdown`).pipe(
-          Effect.annotateLogs(orderFields(event))
-        )
+        // a journaled order needs no reconciliation by hand: the next start publishes it again
+        const log = journaled
+          ? Effect.logWarning(`unhandled ${event.type} left on the order queue at shutdown: journaled, it will be recovered at the next start`)
+          : Effect.logError(`unhandled ${event.type} left on the order queue at shutdown`)
+        yield* log.pipe(Effect.annotateLogs(orderFields(event)))
       }
     }
   })

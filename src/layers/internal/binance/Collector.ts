@@ -1,7 +1,8 @@
-import { type Clock, Effect, Either, ParseResult, Random, Schema } from "effect"
+import { type Clock, Effect, Either, type Metric, ParseResult, Random, Schema } from "effect"
 import { CombinedKlineMessage, klineToCandle } from "../../../domain/Binance.js"
 import { makeEventAt } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"
+import * as Metrics from "../../../domain/Metrics.js"
 import type { EventBus } from "../../../services/EventBus.js"
 import type { CollectorStats } from "../../../services/MarketData.js"
 import type { ResolvedOptions, StreamGroup } from "./Options.js"
@@ -34,7 +35,19 @@ export interface Collector {
   /** Publishes a closed candle unless one at or after its openTime was published; true when published. */
   readonly publishClosed: (candle: Candle) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<CollectorStats>
+  /** The collector's metrics, labelled once with its source; updated synchronously where the counters are. */
+  readonly metrics: CollectorMetrics
 }
+
+export interface CollectorMetrics {
+  readonly messages: Metric.Metric.Counter<number>
+  readonly malformed: Metric.Metric.Counter<number>
+  readonly reconnects: Metric.Metric.Counter<number>
+  /** Sets `trading_bus_collector_connected` from the open connections; call after each open and close. */
+  readonly syncConnected: () => void
+}
+
+const candleLag = Metrics.labelled(Metrics.candleLagSeconds, "symbol")
 
 const decodeMessage = Schema.decodeUnknownEither(CombinedKlineMessage)
 const decoder = new TextDecoder()
@@ -56,6 +69,14 @@ export const makeCollector = (
   const counters: Counters = { messages: 0, malformed: 0, reconnects: 0, backfilled: 0, candles: 0, openConnections: 0 }
   const lastClosed = new Map<string, number>()
   const lastUpdateAt = new Map<string, number>()
+  const connected = Metrics.labelled(Metrics.collectorConnected, "source")(source)
+  const metrics: CollectorMetrics = {
+    messages: Metrics.labelled(Metrics.collectorMessagesTotal, "source")(source),
+    malformed: Metrics.labelled(Metrics.collectorMalformedTotal, "source")(source),
+    reconnects: Metrics.labelled(Metrics.collectorReconnectsTotal, "source")(source),
+    syncConnected: () => connected.unsafeUpdate(counters.openConnections === groupCount ? 1 : 0, [])
+  }
+  metrics.syncConnected()
 
   const publish = (event: Parameters<EventBus["Type"]["publish"]>[0]) =>
     bus.publish(event).pipe(
@@ -64,6 +85,7 @@ export const makeCollector = (
 
   const malformed = (reason: string, text: string) => {
     counters.malformed++
+    metrics.malformed.unsafeUpdate(1, [])
     return Effect.logWarning("binance: skipped a malformed frame").pipe(
       Effect.annotateLogs({ reason: sample(reason), sample: sample(text) })
     )
@@ -74,7 +96,9 @@ export const makeCollector = (
     if (last !== undefined && candle.openTime <= last) return Effect.succeed(false)
     lastClosed.set(candle.symbol, candle.openTime)
     counters.candles++
-    const event = makeEventAt("CandleClosed", candle, clock.unsafeCurrentTimeMillis(), { source })
+    const now = clock.unsafeCurrentTimeMillis()
+    candleLag(candle.symbol).unsafeUpdate((now - candle.closeTime) / 1000, [])
+    const event = makeEventAt("CandleClosed", candle, now, { source })
     return Effect.as(publish(event), true)
   }
 
@@ -115,6 +139,7 @@ export const makeCollector = (
     lastClosed,
     handleFrame,
     publishClosed,
+    metrics,
     stats: Effect.sync(() => ({
       messages: counters.messages,
       malformed: counters.malformed,

@@ -47,6 +47,7 @@ export const runConnection = (
       if (openedAt !== undefined && closedAt === undefined) {
         closedAt = clock.unsafeCurrentTimeMillis()
         counters.openConnections--
+        collector.metrics.syncConnected()
       }
     })
 
@@ -59,12 +60,14 @@ export const runConnection = (
       openedAt = clock.unsafeCurrentTimeMillis()
       lastFrameAt = openedAt
       counters.openConnections++
+      collector.metrics.syncConnected()
       return Deferred.succeed(opened, true)
     })
 
     const reader = socket.runRaw((frame) => {
       lastFrameAt = clock.unsafeCurrentTimeMillis()
       counters.messages++
+      collector.metrics.messages.unsafeUpdate(1, [])
       frames.unsafeOffer(frame)
     }, { onOpen: Effect.asVoid(onOpen) }).pipe(
       Effect.match({

@@ -1,0 +1,136 @@
+import { Metric, MetricBoundaries, MetricKey, MetricLabel, type MetricKeyType } from "effect"
+
+/**
+ * Every metric trading-bus records, in Effect's global registry. The names
+ * are a contract dashboards rely on: change them only with the dashboards.
+ *
+ * Record through `labelled(metric, ...labelNames)` rather than
+ * `Metric.tagged` on a hot path: `Metric.tagged` builds and hashes a new
+ * metric key on every update, a labelled metric is built once per label
+ * values and updates its cached hook.
+ */
+
+type AnyMetric = Metric.Metric<any, any, any>
+
+/** The key behind each metric defined here, so that labelled copies can be built from the key itself. */
+const keys = new WeakMap<AnyMetric, MetricKey.MetricKey.Untyped>()
+
+const define = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<Type>) => {
+  const metric = Metric.fromMetricKey(key)
+  keys.set(metric, key)
+  return metric
+}
+
+const counter = (name: string, description: string): Metric.Metric.Counter<number> =>
+  define(MetricKey.counter(name, { description, incremental: true }))
+
+const gauge = (name: string, description: string): Metric.Metric.Gauge<number> =>
+  define(MetricKey.gauge(name, { description }))
+
+const histogram = (name: string, boundaries: ReadonlyArray<number>, description: string) =>
+  define(MetricKey.histogram(name, MetricBoundaries.fromIterable(boundaries), description))
+
+/**
+ * Bucket boundaries growing exponentially by the 1-2-5 series (factor 2 to 2.5) from `start`, a power of ten,
+ * up to `end`, which closes the list; readable `le` values ("0.00002", "0.5").
+ */
+export const exponentialBoundaries = (start: number, end: number): ReadonlyArray<number> => {
+  const out: Array<number> = []
+  for (let exponent = Math.round(Math.log10(start));; exponent++) {
+    for (const mantissa of [1, 2, 5]) {
+      const bound = Number(`${mantissa}e${exponent}`)
+      if (bound >= end) return [...out, end]
+      out.push(bound)
+    }
+  }
+}
+
+/**
+ * A function from label values (in `labelNames`' order) to the metric with
+ * those labels, built once per distinct values and cached. Only for the
+ * metrics of this module.
+ */
+export const labelled = <M extends AnyMetric>(metric: M, ...labelNames: ReadonlyArray<string>) => {
+  const key = keys.get(metric)
+  if (key === undefined) throw new Error("labelled: not a metric of trading-bus's Metrics module")
+  const cache = new Map<string, M>()
+  return (...values: ReadonlyArray<string>): M => {
+    const id = values.length === 1 ? values[0]! : values.join("\u0000")
+    let tagged = cache.get(id)
+    if (tagged === undefined) {
+      const labels = labelNames.map((name, i) => MetricLabel.make(name, values[i] ?? ""))
+      tagged = Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)) as M
+      cache.set(id, tagged)
+    }
+    return tagged
+  }
+}
+
+// The bus (recorded by MemoryEventBus)
+
+export const queueSize = gauge("trading_bus_queue_size", "Events waiting in a bus queue.")
+export const queueCapacity = gauge("trading_bus_queue_capacity", "Capacity of a bus queue.")
+export const eventsPublishedTotal = counter(
+  "trading_bus_events_published_total",
+  "Events published on a bus queue, by event type."
+)
+export const eventsProcessedTotal = counter(
+  "trading_bus_events_processed_total",
+  "Events whose handlers all ran (successfully or not), by queue and event type."
+)
+export const eventsDroppedTotal = counter(
+  "trading_bus_events_dropped_total",
+  "Events pushed out of a sliding bus queue by newer ones."
+)
+export const handlerFailuresTotal = counter(
+  "trading_bus_handler_failures_total",
+  "Handler failures, defects and timeouts, by queue and handler."
+)
+/** 10 µs to 30 s. */
+export const handlerDurationBoundaries = exponentialBoundaries(0.00001, 30)
+export const handlerDurationSeconds = histogram(
+  "trading_bus_handler_duration_seconds",
+  handlerDurationBoundaries,
+  "Time one handler took on one event, in seconds."
+)
+/** 1 µs to 10 s. */
+export const publishWaitBoundaries = exponentialBoundaries(0.000001, 10)
+export const publishWaitSeconds = histogram(
+  "trading_bus_publish_wait_seconds",
+  publishWaitBoundaries,
+  "Time a publisher waited for room in a bus queue, in seconds."
+)
+
+// The market-data collector (labels: source, or symbol)
+
+export const collectorMessagesTotal = counter(
+  "trading_bus_collector_messages_total",
+  "Frames received by a market-data collector, well-formed or not."
+)
+export const collectorMalformedTotal = counter(
+  "trading_bus_collector_malformed_total",
+  "Frames a market-data collector skipped: not JSON, not a kline, or an unknown stream."
+)
+export const collectorReconnectsTotal = counter(
+  "trading_bus_collector_reconnects_total",
+  "Reconnects of a market-data collector."
+)
+export const collectorConnected = gauge(
+  "trading_bus_collector_connected",
+  "1 when every connection of a market-data collector is open, 0 otherwise."
+)
+export const candleLagSeconds = gauge(
+  "trading_bus_candle_lag_seconds",
+  "Seconds between a symbol's last closed candle's close time and when it was published."
+)
+
+// The trading engine
+
+export const signalsTotal = counter("trading_bus_signals_total", "Signals generated, by symbol and direction.")
+export const ordersTotal = counter(
+  "trading_bus_orders_total",
+  "Orders by symbol, side and status (created, filled, rejected)."
+)
+export const position = gauge("trading_bus_position", "Net position quantity of a symbol (negative is short).")
+export const pnlRealized = gauge("trading_bus_pnl_realized", "Realized P&L in the quote asset, fees included.")
+export const pnlUnrealized = gauge("trading_bus_pnl_unrealized", "Unrealized P&L in the quote asset.")

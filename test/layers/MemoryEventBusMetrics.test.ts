@@ -1,0 +1,72 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect } from "effect"
+import { makeEventAt } from "../../src/domain/BusEvent.js"
+import { scrape } from "../../src/layers/PrometheusExporter.js"
+import { candle, openBus, order, settle } from "../support/fixtures.js"
+import { parse, valueOf } from "../support/Prometheus.js"
+
+// Effect's metrics are global: each test reads deltas, or series under a handler name of its own.
+const read = Effect.map(scrape(), parse)
+
+describe("MemoryEventBus metrics", () => {
+  it.scoped("counts published, processed, dropped and failed events, and times each handler", () =>
+    Effect.gen(function*() {
+      const before = yield* read
+      const value = (families: typeof before, name: string, labels: Record<string, string>) =>
+        valueOf(families, name, labels) ?? 0
+      const { bus } = yield* openBus({ dataCapacity: 2 })
+      const release = yield* Deferred.make<void>()
+      yield* bus.subscribe("CandleClosed", () => Deferred.await(release), { name: "metrics-test-slow" })
+      yield* bus.subscribe("OrderCreated", (e) =>
+        e.payload.clientOrderId === "bad" ? Effect.fail("no") : Effect.void, { name: "metrics-test-orders" })
+      yield* bus.publish(makeEventAt("CandleClosed", candle(1), 0))
+      yield* settle
+      // two fill the queue, the next two push out the oldest two
+      yield* bus.publishAll([2, 3, 4, 5].map((c) => makeEventAt("CandleClosed", candle(c), 0)))
+      yield* bus.publishAll(["a", "bad", "c"].map((id) => makeEventAt("OrderCreated", order(id), 0)))
+      yield* Deferred.succeed(release, undefined)
+      yield* settle
+      const after = yield* read
+      const delta = (name: string, labels: Record<string, string>) =>
+        value(after, name, labels) - value(before, name, labels)
+      expect(delta("trading_bus_events_published_total", { queue: "data", type: "CandleClosed" })).toBe(5)
+      expect(delta("trading_bus_events_published_total", { queue: "order", type: "OrderCreated" })).toBe(3)
+      expect(delta("trading_bus_events_processed_total", { queue: "data", type: "CandleClosed" })).toBe(3)
+      expect(delta("trading_bus_events_processed_total", { queue: "order", type: "OrderCreated" })).toBe(3)
+      expect(delta("trading_bus_events_dropped_total", { queue: "data" })).toBe(2)
+      expect(value(after, "trading_bus_handler_failures_total", { queue: "order", handler: "metrics-test-orders" }))
+        .toBe(1)
+      expect(value(after, "trading_bus_handler_duration_seconds_count", { queue: "order", handler: "metrics-test-orders" }))
+        .toBe(3)
+      expect(value(after, "trading_bus_handler_duration_seconds_count", { queue: "data", handler: "metrics-test-slow" }))
+        .toBe(3)
+    }))
+
+  it.scoped("observes how long a publisher waited for room on a full queue", () =>
+    Effect.gen(function*() {
+      const before = (yield* read)
+      const count = (families: typeof before) =>
+        valueOf(families, "trading_bus_publish_wait_seconds_count", { queue: "order" }) ?? 0
+      const { bus } = yield* openBus({ orderCapacity: 1 })
+      const release = yield* Deferred.make<void>()
+      yield* bus.subscribe("OrderCreated", () => Deferred.await(release), { name: "metrics-test-wait" })
+      yield* bus.publish(makeEventAt("OrderCreated", order("1"), 0))
+      yield* settle
+      yield* bus.publish(makeEventAt("OrderCreated", order("2"), 0))
+      const waiting = yield* Effect.fork(bus.publish(makeEventAt("OrderCreated", order("3"), 0)))
+      yield* settle
+      yield* Deferred.succeed(release, undefined)
+      yield* waiting.await
+      expect(count(yield* read) - count(before)).toBe(1)
+    }))
+
+  it.scoped("records nothing with metrics: false", () =>
+    Effect.gen(function*() {
+      const { bus } = yield* openBus({ metrics: false })
+      yield* bus.subscribe("OrderCreated", () => Effect.void, { name: "metrics-test-off" })
+      yield* bus.publish(makeEventAt("OrderCreated", order("x"), 0))
+      yield* settle
+      expect(valueOf(yield* read, "trading_bus_handler_duration_seconds_count", { queue: "order", handler: "metrics-test-off" }))
+        .toBeUndefined()
+    }))
+})
