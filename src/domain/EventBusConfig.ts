@@ -17,6 +17,8 @@ export interface EventBusConfig {
   readonly handlerTimeout: Duration.DurationInput
   /** Record the bus's Effect metrics (`trading_bus_*`: published, processed, dropped, failures, durations, waits). */
   readonly metrics: boolean
+  /** Run each handler call in a span (`trading-bus.handler`) for the current Tracer; off, the hot path has no span. */
+  readonly tracing: boolean
 }
 
 export const defaultEventBusConfig: EventBusConfig = {
@@ -26,7 +28,8 @@ export const defaultEventBusConfig: EventBusConfig = {
   signalPublishTimeout: "5 seconds",
   drainTimeout: "10 seconds",
   handlerTimeout: "30 seconds",
-  metrics: true
+  metrics: true,
+  tracing: false
 }
 
 /** A config with its durations decoded and every setting checked. */
@@ -38,6 +41,7 @@ export interface ResolvedEventBusConfig {
   readonly drainTimeout: Duration.Duration
   readonly handlerTimeout: Duration.Duration
   readonly metrics: boolean
+  readonly tracing: boolean
 }
 
 const capacity = (setting: string, value: number) =>
@@ -66,7 +70,8 @@ export const resolveEventBusConfig = (
     signalPublishTimeout: positiveDuration("signalPublishTimeout", c.signalPublishTimeout),
     drainTimeout: positiveDuration("drainTimeout", c.drainTimeout),
     handlerTimeout: positiveDuration("handlerTimeout", c.handlerTimeout),
-    metrics: Effect.succeed(c.metrics)
+    metrics: Effect.succeed(c.metrics),
+    tracing: Effect.succeed(c.tracing)
   })
 }
 
@@ -78,7 +83,8 @@ export const eventBusEnv = {
   signalPublishTimeout: "TRADING_BUS_SIGNAL_PUBLISH_TIMEOUT",
   drainTimeout: "TRADING_BUS_DRAIN_TIMEOUT",
   handlerTimeout: "TRADING_BUS_HANDLER_TIMEOUT",
-  metrics: "TRADING_BUS_METRICS"
+  metrics: "TRADING_BUS_METRICS",
+  tracing: "TRADING_BUS_TRACING"
 } as const satisfies Record<keyof EventBusConfig, string>
 
 const d = defaultEventBusConfig
@@ -95,5 +101,6 @@ export const EventBusConfigFromEnv: Config.Config<EventBusConfig> = Config.all({
   handlerTimeout: Config.duration(eventBusEnv.handlerTimeout).pipe(
     Config.withDefault(Duration.decode(d.handlerTimeout))
   ),
-  metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics))
+  metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics)),
+  tracing: Config.boolean(eventBusEnv.tracing).pipe(Config.withDefault(d.tracing))
 })

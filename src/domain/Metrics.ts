@@ -134,3 +134,21 @@ export const ordersTotal = counter(
 export const position = gauge("trading_bus_position", "Net position quantity of a symbol (negative is short).")
 export const pnlRealized = gauge("trading_bus_pnl_realized", "Realized P&L in the quote asset, fees included.")
 export const pnlUnrealized = gauge("trading_bus_pnl_unrealized", "Unrealized P&L in the quote asset.")
+
+// The broker's circuit breaker (recorded by CircuitBreakerBroker)
+
+export const circuitBreakerState = gauge(
+  "trading_bus_circuit_breaker_state",
+  "State of the broker's circuit breaker: 0 closed, 1 half-open, 2 open."
+)
+
+// Retries and dead letters (recorded by RetryingHandlers)
+
+export const handlerRetriesTotal = counter(
+  "trading_bus_handler_retries_total",
+  "Retries of a failed handler on the signal or order queue, by handler."
+)
+export const deadLettersTotal = counter(
+  "trading_bus_dead_letters_total",
+  "Events whose handler exhausted its retries and went to the dead-letter table, by handler."
+)

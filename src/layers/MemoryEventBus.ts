@@ -25,9 +25,9 @@ const makeLanes = (config: ResolvedEventBusConfig) =>
       return { beforeEnqueue: (e) => beforeEnqueue(e, queue), afterHandled: (e) => afterHandled(e, queue) }
     }
     return yield* Effect.all({
-      data: makeLane("data", "slide", config.dataCapacity, hooksOf("data"), config.metrics),
-      signal: makeLane("signal", "wait-bounded", config.signalCapacity, hooksOf("signal"), config.metrics),
-      order: makeLane("order", "wait", config.orderCapacity, hooksOf("order"), config.metrics)
+      data: makeLane("data", "slide", config.dataCapacity, hooksOf("data"), config.metrics, config.tracing),
+      signal: makeLane("signal", "wait-bounded", config.signalCapacity, hooksOf("signal"), config.metrics, config.tracing),
+      order: makeLane("order", "wait", config.orderCapacity, hooksOf("order"), config.metrics, config.tracing)
     })
   })
 

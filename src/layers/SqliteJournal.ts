@@ -182,7 +182,7 @@ const make = (options: SqliteJournalOptions) =>
         return statement
       }).pipe(Effect.asVoid, Effect.mapError(failWith(`append ${event.type} ${event.id}`)))
 
-    return Journal.of({
+    return { sql, journal: Journal.of({
       location: options.filename,
       append,
       markDone: (eventId) =>
@@ -206,7 +206,7 @@ const make = (options: SqliteJournalOptions) =>
         Effect.mapError(failWith("read the order events")),
         Effect.flatMap(entries)
       )
-    })
+    }) }
   })
 
 /**
@@ -216,4 +216,15 @@ const make = (options: SqliteJournalOptions) =>
  * was written by a newer schema version.
  */
 export const layer = (options: SqliteJournalOptions): Layer.Layer<Journal, JournalConfigError> =>
-  Layer.scoped(Journal, make(options))
+  Layer.scoped(Journal, Effect.map(make(options), (made) => made.journal))
+
+/**
+ * `layer`, also providing the SqlClient that holds the file (exclusively), so that other tables of the same
+ * file (the dead letters: `SqliteDeadLetters`) share its connection and its transactions.
+ */
+export const layerWithSql = (
+  options: SqliteJournalOptions
+): Layer.Layer<Journal | SqlClient.SqlClient, JournalConfigError> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ journal, sql }) => Context.make(Journal, journal).pipe(Context.add(SqlClient.SqlClient, sql)))
+  )

@@ -1,5 +1,5 @@
 import { BigDecimal, Cause, Clock, Effect, Layer, Option } from "effect"
-import { type BusEvent, type EventPayload, type EventType, makeEvent } from "../domain/BusEvent.js"
+import { type BusEvent, type EventPayload, type EventType, makeEvent, makeEventAt } from "../domain/BusEvent.js"
 import type { Candle } from "../domain/Candle.js"
 import { decimalFromNumber } from "../domain/Decimal.js"
 import * as Metrics from "../domain/Metrics.js"
@@ -10,33 +10,33 @@ import { type EngineCounters, EngineStats } from "../services/EngineStats.js"
 import { EventBus } from "../services/EventBus.js"
 import { OrderManager } from "../services/OrderManager.js"
 import { Portfolio } from "../services/Portfolio.js"
+import { Journal } from "../services/Journal.js"
 import { Strategy } from "../services/Strategy.js"
+import { isCircuitOpen } from "./CircuitBreakerBroker.js"
+import { summarize } from "./internal/summarize.js"
+import { makeRetrying, type RetryOptions } from "./RetryingHandlers.js"
 
 export { type EngineCounters, EngineStats } from "../services/EngineStats.js"
 
 /** The `source` of every event the engine publishes. */
 export const source = "engine"
 
-/** A Cause in one line: the typed error's message, the defect's, or "interrupted". */
-const summarize = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-  if (error === undefined) return Cause.isInterruptedOnly(cause) ? "interrupted" : "failed"
-  if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
-    const message = String((error as { message: unknown }).message)
-    const tag = (error as { _tag?: unknown })._tag ?? (error instanceof Error ? error.name : undefined)
-    return `${Option.isSome(failure) ? "" : "defect: "}${typeof tag === "string" ? `${tag}: ` : ""}${message}`
-  }
-  return `${Option.isSome(failure) ? "" : "defect: "}${String(error)}`
-}
-
 // Labelled once per distinct label values (see Metrics.labelled): recording is a cached hook's update.
 const signalsTotal = Metrics.labelled(Metrics.signalsTotal, "symbol", "direction")
 const ordersTotal = Metrics.labelled(Metrics.ordersTotal, "symbol", "side", "status")
 const positionGauge = Metrics.labelled(Metrics.position, "symbol")
 
-const make = Effect.gen(function*() {
+export interface TradingEngineOptions {
+  /** How the signal and order handlers retry a fault (not a business refusal) before dead-lettering the event. */
+  readonly retry?: RetryOptions
+}
+
+const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const bus = yield* EventBus
+  const journal = yield* Effect.serviceOption(Journal)
+  const retrying = yield* makeRetrying
+  const scope = yield* Effect.scope
+  const retry = options.retry ?? {}
   const broker = yield* Broker
   const portfolio = yield* Portfolio
   const strategy = yield* Effect.serviceOption(Strategy)
@@ -123,12 +123,13 @@ const make = Effect.gen(function*() {
 
   if (Option.isSome(orderManager)) {
     const { createOrder } = orderManager.value
-    yield* bus.subscribe("SignalGenerated", (event) => {
+    yield* bus.subscribe("SignalGenerated", retrying((event) => {
       const signal: Signal = event.payload
       return Effect.suspend(() => createOrder(signal)).pipe(
         Effect.matchCauseEffect({
-          onFailure: (cause) =>
-            report(
+          // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries
+          onFailure: (cause): Effect.Effect<void, unknown> =>
+            Option.isNone(Cause.failureOption(cause)) ? Effect.failCause(cause) : report(
               "order-manager",
               `on the ${signal.direction} ${signal.symbol} signal of ${signal.strategy} at ${signal.timestamp}`,
               cause,
@@ -140,16 +141,43 @@ const make = Effect.gen(function*() {
           })
         })
       )
-    }, { name: "order-manager" })
+    }, { name: "order-manager", queue: "signal", ...retry }), { name: "order-manager" })
   }
 
-  yield* bus.subscribe("OrderCreated", (event) => {
+  /**
+   * An order the circuit breaker held back for its maxWait: published again as a new OrderCreated (the same
+   * order), from outside the order queue's processor so that a full order queue cannot block it. With a
+   * journal the new event is journaled, pending, before this handler returns (and the old one is marked done),
+   * so a crash meanwhile loses nothing: the next run recovers it.
+   */
+  const defer = (event: BusEvent<"OrderCreated">, reason: string) =>
+    Effect.gen(function*() {
+      const again = makeEventAt("OrderCreated", event.payload, event.timestamp, { source: event.source })
+      if (Option.isSome(journal)) yield* journal.value.append(again, "order")
+      yield* Effect.logWarning(`order ${event.payload.clientOrderId} deferred: ${reason}; it goes back in the order queue`).pipe(
+        Effect.annotateLogs({ component: "broker", clientOrderId: event.payload.clientOrderId })
+      )
+      yield* bus.publish(again).pipe(
+        Effect.onInterrupt(() =>
+          Option.isSome(journal)
+            ? Effect.void
+            : Effect.logError(`order ${event.payload.clientOrderId} was deferred by the circuit breaker and is lost at shutdown`)
+        ),
+        Effect.catchAllCause((cause) =>
+          Effect.logError(`cannot publish the deferred order ${event.payload.clientOrderId} again`, cause)
+        ),
+        Effect.forkIn(scope)
+      )
+    })
+
+  yield* bus.subscribe("OrderCreated", retrying((event) => {
     const order: Order = event.payload
     return Effect.suspend(() => broker.submit(order)).pipe(
       Effect.matchCauseEffect({
         onSuccess: (fill) => publish("OrderFilled", fill),
-        onFailure: (cause) => {
+        onFailure: (cause): Effect.Effect<void, unknown> => {
           const failure = Cause.failureOption(cause)
+          if (Option.isSome(failure) && isCircuitOpen(failure.value)) return defer(event, failure.value.message)
           if (Option.isSome(failure) && failure.value.rejected) {
             const reason = failure.value.message
             return Clock.currentTimeMillis.pipe(
@@ -163,20 +191,17 @@ const make = Effect.gen(function*() {
               )
             )
           }
-          return report("broker", `executing order ${order.clientOrderId}`, cause, "error")
+          // a fault (the broker's idempotency by clientOrderId makes a retry safe): retried, then dead-lettered
+          return Effect.failCause(cause)
         }
       })
     )
-  }, { name: "broker" })
+  }, { name: "broker", queue: "order", ...retry }), { name: "broker" })
 
-  yield* bus.subscribe("OrderFilled", (event) =>
-    Effect.suspend(() => portfolio.applyFill(event.payload)).pipe(
-      Effect.matchCauseEffect({
-        onFailure: (cause) =>
-          report("portfolio", `applying the fill ${event.payload.tradeId} of ${event.payload.clientOrderId}`, cause, "error"),
-        onSuccess: (position) => publish("PositionUpdated", position)
-      })
-    ), { name: "portfolio" })
+  // a failing applyFill is retried, then dead-lettered with an Error event (by `retrying`)
+  yield* bus.subscribe("OrderFilled", retrying((event) =>
+    Effect.flatMap(Effect.suspend(() => portfolio.applyFill(event.payload)), (position) =>
+      publish("PositionUpdated", position)), { name: "portfolio", queue: "order", ...retry }), { name: "portfolio" })
 
   const mode = Option.isNone(strategy)
     ? "data-only (no Strategy: candles mark positions, no signals are generated)"
@@ -197,4 +222,14 @@ const make = Effect.gen(function*() {
  * Strategy and OrderManager are optional (data-only and analysis-only modes). A failing step publishes an
  * `Error` event and the pipeline goes on with the next event. Provides the engine's counters.
  */
-export const layer: Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> = Layer.scoped(EngineStats, make)
+export const layerWith = (options: TradingEngineOptions = {}): Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> =>
+  Layer.scoped(EngineStats, make(options))
+
+/**
+ * `layerWith()`: the default retries. The signal and order handlers (order manager, broker, portfolio) run
+ * under `RetryingHandlers.makeRetrying`: a fault is retried (exponential from 100 ms, jittered, 5 attempts),
+ * then the event goes to the `DeadLetters` (when in the context) with an `Error` event; business outcomes
+ * (an order manager's OrderError, a broker's rejection) are not retried. An order the circuit breaker holds
+ * back (`CircuitOpenError`) goes back in the order queue instead of failing.
+ */
+export const layer: Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> = layerWith()

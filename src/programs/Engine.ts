@@ -2,6 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Clock, Console, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import * as BinanceMarketData from "../layers/BinanceMarketData.js"
+import * as CircuitBreakerBroker from "../layers/CircuitBreakerBroker.js"
 import * as JournaledBroker from "../layers/JournaledBroker.js"
 import * as JournalHooks from "../layers/JournalHooks.js"
 import * as JournalRecovery from "../layers/JournalRecovery.js"
@@ -12,6 +13,7 @@ import * as PaperBroker from "../layers/PaperBroker.js"
 import * as RiskOrderManager from "../layers/RiskOrderManager.js"
 import * as SimulatedExchange from "../layers/SimulatedExchange.js"
 import * as SmaCrossoverStrategy from "../layers/SmaCrossoverStrategy.js"
+import * as SqliteDeadLetters from "../layers/SqliteDeadLetters.js"
 import * as SqliteJournal from "../layers/SqliteJournal.js"
 import * as TradingEngine from "../layers/TradingEngine.js"
 import { EngineStats } from "../services/EngineStats.js"
@@ -20,6 +22,7 @@ import { MarketData } from "../services/MarketData.js"
 import { Portfolio } from "../services/Portfolio.js"
 import type { Strategy } from "../services/Strategy.js"
 import { ConfigurationError } from "./ConfigurationError.js"
+import * as Dashboard from "./Dashboard.js"
 import type { RunConfig } from "./RunOptions.js"
 import { candleCount, formatSummary, type RunSummary, type Snapshot, statusLine, summarize } from "./Summary.js"
 
@@ -52,6 +55,18 @@ const binanceSource = (config: RunConfig) =>
     candleUpdates: config.candleUpdates
   })
 
+/**
+ * Execution: the paper broker behind a circuit breaker, behind the journal's
+ * idempotency check (a journaled outcome returns before the breaker is asked).
+ */
+const brokerLayer = (config: RunConfig) =>
+  JournaledBroker.layer.pipe(
+    Layer.provideMerge(CircuitBreakerBroker.layer()),
+    Layer.provide(
+      PaperBroker.layer({ feeBps: config.feeBps, slippageBps: config.slippageBps, latency: config.brokerLatency })
+    )
+  )
+
 /** The trading pipeline on the bus: the strategy (unless `--strategy none`), risk checks, paper broker, portfolio. */
 export const tradingLayer = (config: RunConfig, strategy?: Layer.Layer<Strategy>) =>
   TradingEngine.layer.pipe(
@@ -63,13 +78,10 @@ export const tradingLayer = (config: RunConfig, strategy?: Layer.Layer<Strategy>
           quoteAmount: config.quoteAmount,
           maxPositionNotional: config.maxPositionNotional,
           maxOpenOrders: config.maxOpenOrders
-        }),
-        // idempotent across restarts when a Journal is in the context (engineLayer with a journal)
-        JournaledBroker.layer.pipe(Layer.provide(
-          PaperBroker.layer({ feeBps: config.feeBps, slippageBps: config.slippageBps, latency: config.brokerLatency })
-        ))
+        })
       )
     ),
+    Layer.provideMerge(brokerLayer(config)),
     Layer.provideMerge(MemoryPortfolio.layer)
   )
 
@@ -110,7 +122,8 @@ export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) => {
     Layer.provideMerge(subscribers),
     Layer.provideMerge(MemoryEventBus.layerFromEnv),
     Layer.provideMerge(JournalHooks.layer),
-    Layer.provideMerge(SqliteJournal.layer({ filename: config.journal }))
+    // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
+    Layer.provideMerge(SqliteDeadLetters.layer.pipe(Layer.provideMerge(SqliteJournal.layerWithSql({ filename: config.journal }))))
   )
 }
 
@@ -138,13 +151,18 @@ const withMetricsServer = <E, R>(
     Layer.provideMerge(engine)
   )
 
-const snapshot = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>) =>
+/** What the status line, the dashboard and the summary are made from. */
+export const snapshot = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>) =>
   Effect.all({
     bus: Context.get(context, EventBus).stats,
     engine: Context.get(context, EngineStats).snapshot,
     collector: Context.get(context, MarketData).stats,
     positions: Context.get(context, Portfolio).positions,
-    pnl: Context.get(context, Portfolio).pnl
+    pnl: Context.get(context, Portfolio).pnl,
+    breaker: Option.match(Context.getOption(context, CircuitBreakerBroker.BreakerState), {
+      onNone: () => Effect.succeed(undefined),
+      onSome: (state) => state.snapshot
+    })
   }) satisfies Effect.Effect<Snapshot>
 
 const statusLoop = (context: Context.Context<EventBus | EngineStats | MarketData | Portfolio>, every: Duration.Duration) =>
@@ -186,16 +204,35 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
         }
       })
     })
+    // the live view needs a terminal; without one, the status line stays
+    const dashboard = config.dashboard === true && process.stdout.isTTY === true
+    if (config.dashboard === true && !dashboard) {
+      yield* Console.log("trading-bus: --dashboard needs a terminal (stdout is not a TTY); printing status lines instead")
+    }
+    const recent = Dashboard.makeRecentEvents()
+    const engine = dashboard
+      ? engineLayer(config, {
+        ...extras,
+        plugins: Layer.merge(extras.plugins ?? Layer.empty, Dashboard.recentEventsLayer(recent))
+      })
+      : engineLayer(config, extras)
     const run = Effect.scoped(
       Effect.gen(function*() {
-        const built = yield* Layer.build(withMetricsServer(config, engineLayer(config, extras)))
+        const built = yield* Layer.build(withMetricsServer(config, engine))
         context = built
         yield* Console.log(
           `trading-bus: ${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}${
             Option.isSome(config.duration) ? `, for ${Duration.format(config.duration.value)}` : ", until Ctrl-C"
           }`
         )
-        yield* Effect.forkScoped(statusLoop(built, config.statusInterval))
+        yield* Effect.forkScoped(
+          dashboard
+            ? Dashboard.redraw(snapshot(built), recent, {
+              every: "500 millis",
+              size: () => ({ columns: process.stdout.columns || 100, rows: process.stdout.rows || 40 })
+            })
+            : statusLoop(built, config.statusInterval)
+        )
         yield* Option.match(config.duration, { onNone: () => Effect.never, onSome: Effect.sleep })
       })
     )

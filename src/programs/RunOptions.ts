@@ -80,6 +80,11 @@ export const runFlags = {
     Options.withFallbackConfig(Config.string("TRADING_BUS_METRICS_HOST").pipe(Config.withDefault("127.0.0.1"))),
     Options.withDescription("Address the metrics server binds (env TRADING_BUS_METRICS_HOST)")
   ),
+  dashboard: Options.boolean("dashboard").pipe(
+    Options.withDescription(
+      "A live view redrawn every 500 ms instead of the status line: queues, events/s, collector, positions, P&L, last signals and errors (needs a terminal)"
+    )
+  ),
   journal: Options.text("journal").pipe(
     Options.withFallbackConfig(Config.string("TRADING_BUS_JOURNAL").pipe(Config.withDefault(defaultJournal))),
     Options.withDescription(
@@ -95,7 +100,15 @@ export type RunFlags = Parsed<typeof runFlags>
 export interface RunConfig extends
   Omit<
     RunFlags,
-    "symbols" | "duration" | "statusInterval" | "brokerLatency" | "summaryJson" | "wsUrl" | "restUrl" | "journal"
+    | "symbols"
+    | "duration"
+    | "statusInterval"
+    | "brokerLatency"
+    | "summaryJson"
+    | "wsUrl"
+    | "restUrl"
+    | "journal"
+    | "dashboard"
   >
 {
   readonly symbols: ReadonlyArray<string>
@@ -107,6 +120,8 @@ export interface RunConfig extends
   readonly restUrl: string
   /** The journal file (or ":memory:"); without one, nothing is journaled or recovered. */
   readonly journal?: string
+  /** `--dashboard`: the live view when stdout is a terminal, the status line (and a note) otherwise. */
+  readonly dashboard?: boolean
 }
 
 const invalid = (flag: string, value: unknown, reason: string) =>

@@ -2,6 +2,7 @@ import { BigDecimal, Duration } from "effect"
 import { queueNames } from "../domain/BusEvent.js"
 import { formatDecimal } from "../domain/Decimal.js"
 import type { Position } from "../domain/Position.js"
+import { type BreakerSnapshot, formatBreaker } from "../layers/CircuitBreakerBroker.js"
 import type { EngineCounters } from "../services/EngineStats.js"
 import type { BusStats } from "../services/EventBus.js"
 import type { CollectorStats } from "../services/MarketData.js"
@@ -32,6 +33,8 @@ export interface Snapshot {
   readonly collector: CollectorStats
   readonly positions: ReadonlyArray<Position>
   readonly pnl: PnL
+  /** The circuit breaker around the broker, when there is one. */
+  readonly breaker?: BreakerSnapshot | undefined
 }
 
 export const summarize = (s: Snapshot): RunSummary => ({
@@ -74,6 +77,7 @@ export const statusLine = (s: Snapshot, candlesPerSecond: number): string => {
     `fills ${s.engine.fills}`,
     `open positions ${open}`,
     `pnl ${money(s.pnl.realized)} realized, ${money(s.pnl.unrealized)} unrealized`,
+    ...(s.breaker === undefined ? [] : [formatBreaker(s.breaker)]),
     s.collector.connected ? "connected" : "DISCONNECTED"
   ].join(" | ")
 }

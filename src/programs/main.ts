@@ -6,13 +6,22 @@ import * as SimulatedExchange from "../layers/SimulatedExchange.js"
 import { asConfigurationError } from "./ConfigurationError.js"
 import { demo } from "./demo.js"
 import { runEngine } from "./Engine.js"
+import * as Logging from "./Logging.js"
+import { dlqCommand } from "./dlq.js"
 import { ordersCommand } from "./orders.js"
 import { resolveRunConfig, runFlags } from "./RunOptions.js"
 
+/** A command's handler with the logger its `--log-format` and `--log-level` ask for. */
+const withLogging = <A, E, R>(
+  flags: { readonly logFormat: Logging.LogFormat; readonly logLevel: Logging.LogLevelName },
+  program: Effect.Effect<A, E, R>
+) => Effect.provide(program, Logging.layer({ format: flags.logFormat, level: flags.logLevel }))
+
 const runCommand = Command.make(
   "run",
-  runFlags,
-  (flags) => Effect.flatMap(resolveRunConfig(flags), runEngine)
+  { ...runFlags, ...Logging.loggingFlags },
+  ({ logFormat, logLevel, ...flags }) =>
+    withLogging({ logFormat, logLevel }, Effect.flatMap(resolveRunConfig(flags), runEngine))
 ).pipe(Command.withDescription(
   "Run the trading engine: candles -> strategy -> signals -> orders -> paper fills -> positions and P&L"
 ))
@@ -25,10 +34,11 @@ const simulateCommand = Command.make(
     symbols: runFlags.symbols,
     interval: runFlags.interval,
     seed: runFlags.seed,
-    speed: runFlags.speed
+    speed: runFlags.speed,
+    ...Logging.loggingFlags
   },
-  ({ host, interval, port, seed, speed, symbols }) =>
-    Effect.gen(function*() {
+  ({ host, interval, logFormat, logLevel, port, seed, speed, symbols }) =>
+    withLogging({ logFormat, logLevel }, Effect.gen(function*() {
       const exchange = yield* SimulatedExchange.SimulatedExchange
       yield* Console.log(
         `simulated exchange: ws ${exchange.wsUrl}/stream?streams=..., rest ${exchange.restUrl}/api/v3/klines (Ctrl-C to stop)`
@@ -41,7 +51,7 @@ const simulateCommand = Command.make(
       seed,
       speed,
       symbols: symbols.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-    })))
+    }))))
 ).pipe(Command.withDescription("Serve a simulated exchange speaking Binance's kline WebSocket and REST protocol"))
 
 const demoCommand = Command.make(
@@ -50,14 +60,15 @@ const demoCommand = Command.make(
     events: Options.integer("events").pipe(
       Options.withDefault(3000),
       Options.withDescription("How many candles to publish in the burst (signals and orders follow from them)")
-    )
+    ),
+    ...Logging.loggingFlags
   },
-  ({ events }) => demo({ events })
+  ({ events, logFormat, logLevel }) => withLogging({ logFormat, logLevel }, demo({ events }))
 ).pipe(Command.withDescription("Publish a burst on all three queues, print the stats, and shut down cleanly"))
 
 const cli = Command.make("trading-bus").pipe(
   Command.withDescription("The event-driven core of an automated crypto trading system"),
-  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand])
+  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand, dlqCommand])
 )
 
 const run = Command.run(cli, { name: "trading-bus", version: "0.1.0" })

@@ -56,6 +56,8 @@ export interface Lane {
   readonly afterHandled: ((event: BusEvent) => Effect.Effect<void>) | undefined
   /** The queue's Effect metrics, unless the bus runs with `metrics: false`. */
   readonly metrics: LaneMetrics | undefined
+  /** Each handler call runs in a `trading-bus.handler` span (the bus's `tracing` setting). */
+  readonly tracing: boolean
 }
 
 export interface LaneHooks {
@@ -68,7 +70,8 @@ export const makeLane = (
   policy: OverflowPolicy,
   capacity: number,
   hooks: LaneHooks | undefined,
-  metrics: boolean
+  metrics: boolean,
+  tracing = false
 ): Effect.Effect<Lane> =>
   Effect.gen(function*() {
     const queue = policy === "slide"
@@ -98,7 +101,8 @@ export const makeLane = (
       timedOut: false,
       beforeEnqueue: hooks?.beforeEnqueue,
       afterHandled: hooks?.afterHandled,
-      metrics: metrics ? makeLaneMetrics(name) : undefined
+      metrics: metrics ? makeLaneMetrics(name) : undefined,
+      tracing
     }
   })
 
