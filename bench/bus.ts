@@ -47,7 +47,7 @@ const deliveryConfig = { ...config, dataCapacity: n }
 const bus = (
   loads: ReadonlyArray<readonly [QueueName, ReadonlyArray<(typeof events)["data"][number]>]>,
   mode: PublishMode,
-  metrics = true
+  metrics = false
 ) =>
 () =>
   Effect.runPromise(busThroughput(loads, mode, { ...deliveryConfig, metrics })).then((r) => {
@@ -61,12 +61,13 @@ const rows: Array<Row> = [
   row("Effect Queue.bounded, takeAll batches", "baseline", () => Effect.runPromise(rawQueueBatched(events.order, capacity))),
   row("bus: order queue, publish", "one event at a time", bus([["order", events.order]], "one-by-one")),
   row("bus: data queue, publish", "one event at a time", bus([["data", events.data]], "one-by-one")),
-  row("bus: order queue, publish, metrics off", "one event at a time", bus([["order", events.order]], "one-by-one", false)),
+  row("bus: data queue, publish, metrics on", "one event at a time", bus([["data", events.data]], "one-by-one", true)),
+  row("bus: order queue, publish, metrics on", "one event at a time", bus([["order", events.order]], "one-by-one", true)),
   row("bus: order queue, publishAll", "one call for the batch", bus([["order", events.order]], "publishAll")),
   row(
-    "bus: order queue, publishAll, metrics off",
+    "bus: order queue, publishAll, metrics on",
     "one call for the batch",
-    bus([["order", events.order]], "publishAll", false)
+    bus([["order", events.order]], "publishAll", true)
   ),
   row("bus: data queue, publishAll", "one call for the batch", bus([["data", events.data]], "publishAll")),
   row(
@@ -97,13 +98,12 @@ const main = async () => {
   const byName = (name: string) => median(rows.find((x) => x.name === name)!.samples)
   const metricsCost = (on: string, off: string) => `${((1 - byName(on) / byName(off)) * 100).toFixed(1)}%`
   const metricsLines = [
-    "| scenario | metrics on | metrics off | slower with metrics |",
+    "| scenario | metrics off (default) | metrics on | slower with metrics |",
     "|---|---:|---:|---:|",
-    ...[["bus: order queue, publish", "bus: order queue, publish, metrics off"], [
-      "bus: order queue, publishAll",
-      "bus: order queue, publishAll, metrics off"
-    ]].map(([on, off]) =>
-      `| ${on!.slice(5)} | ${fmtRate(byName(on!))} | ${fmtRate(byName(off!))} | ${metricsCost(on!, off!)} |`
+    ...["bus: order queue, publish", "bus: data queue, publish", "bus: order queue, publishAll"].map((off) =>
+      `| ${off.slice(5)} | ${fmtRate(byName(off))} | ${fmtRate(byName(`${off}, metrics on`))} | ${
+        metricsCost(`${off}, metrics on`, off)
+      } |`
     )
   ]
   const table = rows.map((x) => {
@@ -131,7 +131,33 @@ const main = async () => {
     "|---:|---:|---:|",
     `| ${memory.queued} | ${memory.heapPerEvent.toFixed(0)} bytes | ${(memory.peakRss / 2 ** 20).toFixed(0)} MiB |`
   ]
-  const report = [...lines, "", ...latencyLines, "", ...memoryLines, "", ...metricsLines].join("\n")
+  const verdict = (ok: boolean) => ok ? "met" : "**missed**"
+  const ratio = (name: string) => byName(name) / raw
+  const worstCost = Math.max(
+    ...["bus: order queue, publish", "bus: data queue, publish", "bus: order queue, publishAll"].map((off) =>
+      1 - byName(`${off}, metrics on`) / byName(off)
+    )
+  )
+  const targetLines = [
+    "| target | measured | |",
+    "|---|---:|---|",
+    ...(["bus: order queue, publish", "bus: data queue, publish"] as const).flatMap((name) => [
+      `| ${name.slice(5)}: ratio >= 1.0 | ${ratio(name).toFixed(2)} | ${verdict(ratio(name) >= 1)} |`,
+      `| ${name.slice(5)}, metrics on: ratio >= 1.0 | ${ratio(`${name}, metrics on`).toFixed(2)} | ${
+        verdict(ratio(`${name}, metrics on`) >= 1)
+      } |`
+    ]),
+    `| publishAll >= 1,000,000 events/s | ${fmtRate(byName("bus: order queue, publishAll"))} | ${
+      verdict(byName("bus: order queue, publishAll") >= 1e6)
+    } |`,
+    `| latency p99 <= 100 us at 10,000/s | ${latency.p99.toFixed(1)} us | ${verdict(latency.p99 <= 100)} |`,
+    `| latency p99.9 <= 500 us at 10,000/s | ${latency.p999.toFixed(1)} us | ${verdict(latency.p999 <= 500)} |`,
+    `| <= 250 bytes of heap per queued event | ${memory.heapPerEvent.toFixed(0)} bytes | ${
+      verdict(memory.heapPerEvent <= 250)
+    } |`,
+    `| metrics cost < 15% | ${(worstCost * 100).toFixed(1)}% (worst row) | ${verdict(worstCost < 0.15)} |`
+  ]
+  const report = [...lines, "", ...latencyLines, "", ...memoryLines, "", ...metricsLines, "", ...targetLines].join("\n")
   process.stdout.write(`${report}\n`)
   if (write) writePerformance(m, report)
 }
@@ -144,7 +170,7 @@ ${n.toLocaleString("en")} pre-built events and a no-op handler, median of ${roun
 warm-up round. Ratios are against the raw Effect \`Queue.bounded\` producer/consumer pair with one \`take\` per
 item, measured in the same run. Every queue (baselines and ours) has capacity ${capacity}. Our bus runs with
 handler isolation (every handler's failure and defect caught), handler timeouts (one watchdog per queue) and
-its counters and metrics on, as in production.
+its counters on; rows marked \`metrics on\` also record its Effect metrics.
 
 Machine: ${m.cores} cores (${m.cpu}), Node ${m.node}. Generated ${new Date().toISOString().slice(0, 10)}.
 
@@ -165,10 +191,21 @@ Heap per queued event is the bus's own cost (the queue's list node and bookkeepi
 
 ## The cost of metrics
 
-Every bus row above records the bus's Effect metrics (\`trading_bus_*\`, the default); the same rows with
-\`metrics: false\` (\`TRADING_BUS_METRICS=false\`) measure what recording costs. Target: under 15% slower.
+The bus records its Effect metrics (\`trading_bus_*\`) when its \`metrics\` setting is on: off by default in the
+library, on in \`trading-bus run\` while it serves \`/metrics\` (\`TRADING_BUS_METRICS\` overrides both). The rows
+marked \`metrics on\` measure what recording costs. Target (issue 5): under 15% slower.
 
 ${report.split("\n\n")[3]}
+
+## Targets
+
+${report.split("\n\n")[4]}
+
+These machines are shared virtual machines: the same run repeated moved the one-at-a-time ratios between about
+0.85 and 1.35 (the interleaved rounds keep every row under the same conditions, but not every run). A clock read
+costs about 180 ns here (\`clock_gettime\` is not served by the vDSO), and timing each handler for
+\`trading_bus_handler_duration_seconds\` takes one per handler call: that read is most of what metrics cost on a
+no-op handler.
 
 ## How to read it
 

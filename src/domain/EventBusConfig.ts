@@ -28,7 +28,7 @@ export const defaultEventBusConfig: EventBusConfig = {
   signalPublishTimeout: "5 seconds",
   drainTimeout: "10 seconds",
   handlerTimeout: "30 seconds",
-  metrics: true,
+  metrics: false,
   tracing: false
 }
 
@@ -87,10 +87,12 @@ export const eventBusEnv = {
   tracing: "TRADING_BUS_TRACING"
 } as const satisfies Record<keyof EventBusConfig, string>
 
-const d = defaultEventBusConfig
-
-/** The bus settings from the environment, each defaulting as in `defaultEventBusConfig`. */
-export const EventBusConfigFromEnv: Config.Config<EventBusConfig> = Config.all({
+/** The bus settings from the environment, each defaulting as in `defaults`. */
+export const eventBusConfigFromEnv = (
+  defaults: Partial<EventBusConfig> = {}
+): Config.Config<EventBusConfig> => {
+  const d = { ...defaultEventBusConfig, ...defaults }
+  return Config.all({
   dataCapacity: Config.integer(eventBusEnv.dataCapacity).pipe(Config.withDefault(d.dataCapacity)),
   signalCapacity: Config.integer(eventBusEnv.signalCapacity).pipe(Config.withDefault(d.signalCapacity)),
   orderCapacity: Config.integer(eventBusEnv.orderCapacity).pipe(Config.withDefault(d.orderCapacity)),
@@ -104,3 +106,7 @@ export const EventBusConfigFromEnv: Config.Config<EventBusConfig> = Config.all({
   metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics)),
   tracing: Config.boolean(eventBusEnv.tracing).pipe(Config.withDefault(d.tracing))
 })
+}
+
+/** The bus settings from the environment, each defaulting as in `defaultEventBusConfig`. */
+export const EventBusConfigFromEnv: Config.Config<EventBusConfig> = eventBusConfigFromEnv()

@@ -152,3 +152,10 @@ export const deadLettersTotal = counter(
   "trading_bus_dead_letters_total",
   "Events whose handler exhausted its retries and went to the dead-letter table, by handler."
 )
+
+// The journal
+
+export const journalPending = gauge(
+  "trading_bus_journal_pending",
+  "Events the order journal holds as not done: in flight now, or recovered at the next start."
+)

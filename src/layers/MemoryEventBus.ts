@@ -1,9 +1,9 @@
-import { Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { type ConfigError, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
 import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../domain/BusEvent.js"
 import { BusClosedError, type EventBusConfigError, QueueFullError } from "../domain/Errors.js"
 import {
   type EventBusConfig,
-  EventBusConfigFromEnv,
+  eventBusConfigFromEnv,
   resolveEventBusConfig,
   type ResolvedEventBusConfig
 } from "../domain/EventBusConfig.js"
@@ -217,9 +217,17 @@ const make = (config: ResolvedEventBusConfig) =>
 export const layer = (config?: Partial<EventBusConfig>): Layer.Layer<EventBus, EventBusConfigError> =>
   Layer.scoped(EventBus, Effect.flatMap(resolveEventBusConfig(config), make))
 
-/** The bus with its settings read from the environment (`TRADING_BUS_*`). */
-export const layerFromEnv: Layer.Layer<EventBus, EventBusConfigError | import("effect").ConfigError.ConfigError> =
+/**
+ * The bus with its settings read from the environment (`TRADING_BUS_*`),
+ * falling back to `defaults` and then to `defaultEventBusConfig`.
+ */
+export const layerFromEnvWith = (
+  defaults: Partial<EventBusConfig>
+): Layer.Layer<EventBus, EventBusConfigError | ConfigError.ConfigError> =>
   Layer.scoped(
     EventBus,
-    EventBusConfigFromEnv.pipe(Effect.flatMap(resolveEventBusConfig), Effect.flatMap(make))
+    eventBusConfigFromEnv(defaults).pipe(Effect.flatMap(resolveEventBusConfig), Effect.flatMap(make))
   )
+
+/** The bus with its settings read from the environment (`TRADING_BUS_*`). */
+export const layerFromEnv: Layer.Layer<EventBus, EventBusConfigError | ConfigError.ConfigError> = layerFromEnvWith({})

@@ -7,6 +7,7 @@ import type { QueueName } from "../domain/BusEvent.js"
 import * as Metrics from "../domain/Metrics.js"
 import { EventBus } from "../services/EventBus.js"
 import { MarketData } from "../services/MarketData.js"
+import { Journal } from "../services/Journal.js"
 import { Portfolio } from "../services/Portfolio.js"
 import * as PrometheusExporter from "./PrometheusExporter.js"
 
@@ -50,6 +51,7 @@ const make = (options: MetricsServerOptions) =>
     const bus = yield* EventBus
     const marketData = yield* MarketData
     const portfolio = yield* Effect.serviceOption(Portfolio)
+    const journal = yield* Effect.serviceOption(Journal)
     const renderOptions = options.prefix === undefined ? {} : { prefix: options.prefix }
 
     /** The gauges that are read rather than recorded, refreshed before each scrape. */
@@ -67,6 +69,11 @@ const make = (options: MetricsServerOptions) =>
         const pnl = yield* portfolio.value.pnl
         Metrics.pnlRealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.realized), [])
         Metrics.pnlUnrealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.unrealized), [])
+      }
+      if (Option.isSome(journal)) {
+        // a journal that cannot be read leaves the gauge as it was; the scrape still answers
+        const pending = yield* Effect.option(journal.value.pending)
+        if (Option.isSome(pending)) Metrics.journalPending.unsafeUpdate(pending.value.length, [])
       }
     })
 

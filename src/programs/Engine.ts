@@ -55,6 +55,9 @@ const binanceSource = (config: RunConfig) =>
     candleUpdates: config.candleUpdates
   })
 
+/** The bus, from the environment; it records its metrics while the program serves them. */
+const bus = (config: RunConfig) => MemoryEventBus.layerFromEnvWith({ metrics: config.metricsPort !== 0 })
+
 /**
  * Execution: the paper broker behind a circuit breaker, behind the journal's
  * idempotency check (a journaled outcome returns before the breaker is asked).
@@ -114,13 +117,13 @@ export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) => {
   if (config.journal === undefined) {
     return sourceLayer(config).pipe(
       Layer.provideMerge(subscribers),
-      Layer.provideMerge(MemoryEventBus.layerFromEnv)
+      Layer.provideMerge(bus(config))
     )
   }
   return sourceLayer(config).pipe(
     Layer.provideMerge(JournalRecovery.layer),
     Layer.provideMerge(subscribers),
-    Layer.provideMerge(MemoryEventBus.layerFromEnv),
+    Layer.provideMerge(bus(config)),
     Layer.provideMerge(JournalHooks.layer),
     // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
     Layer.provideMerge(SqliteDeadLetters.layer.pipe(Layer.provideMerge(SqliteJournal.layerWithSql({ filename: config.journal }))))

@@ -14,7 +14,7 @@ describe("MemoryEventBus metrics", () => {
       const before = yield* read
       const value = (families: typeof before, name: string, labels: Record<string, string>) =>
         valueOf(families, name, labels) ?? 0
-      const { bus } = yield* openBus({ dataCapacity: 2 })
+      const { bus } = yield* openBus({ dataCapacity: 2, metrics: true })
       const release = yield* Deferred.make<void>()
       yield* bus.subscribe("CandleClosed", () => Deferred.await(release), { name: "metrics-test-slow" })
       yield* bus.subscribe("OrderCreated", (e) =>
@@ -47,7 +47,7 @@ describe("MemoryEventBus metrics", () => {
       const before = (yield* read)
       const count = (families: typeof before) =>
         valueOf(families, "trading_bus_publish_wait_seconds_count", { queue: "order" }) ?? 0
-      const { bus } = yield* openBus({ orderCapacity: 1 })
+      const { bus } = yield* openBus({ orderCapacity: 1, metrics: true })
       const release = yield* Deferred.make<void>()
       yield* bus.subscribe("OrderCreated", () => Deferred.await(release), { name: "metrics-test-wait" })
       yield* bus.publish(makeEventAt("OrderCreated", order("1"), 0))
@@ -60,9 +60,9 @@ describe("MemoryEventBus metrics", () => {
       expect(count(yield* read) - count(before)).toBe(1)
     }))
 
-  it.scoped("records nothing with metrics: false", () =>
+  it.scoped("records nothing with metrics off (the library default)", () =>
     Effect.gen(function*() {
-      const { bus } = yield* openBus({ metrics: false })
+      const { bus } = yield* openBus()
       yield* bus.subscribe("OrderCreated", () => Effect.void, { name: "metrics-test-off" })
       yield* bus.publish(makeEventAt("OrderCreated", order("x"), 0))
       yield* settle
