@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer } from "effect"
+import { Console, Effect } from "effect"
 import * as SimulatedExchange from "../layers/SimulatedExchange.js"
+import { backtestCommand } from "./backtestCommand.js"
 import { asConfigurationError } from "./ConfigurationError.js"
 import { demo } from "./demo.js"
 import { runEngine } from "./Engine.js"
@@ -68,7 +69,7 @@ const demoCommand = Command.make(
 
 const cli = Command.make("trading-bus").pipe(
   Command.withDescription("The event-driven core of an automated crypto trading system"),
-  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand, dlqCommand])
+  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand, dlqCommand, backtestCommand])
 )
 
 const run = Command.run(cli, { name: "trading-bus", version: "0.1.0" })
@@ -102,6 +103,7 @@ const exitOnConfigurationError = <A, R>(program: Effect.Effect<A, unknown, R>) =
 
 run(process.argv).pipe(
   exitOnConfigurationError,
-  Effect.provide(Layer.mergeAll(NodeContext.layer)),
-  NodeRuntime.runMain
+  Effect.provide(NodeContext.layer),
+  // the commands install their own logger (--log-format, on stderr); runMain's would print some lines twice
+  NodeRuntime.runMain({ disablePrettyLogger: true })
 )
