@@ -212,7 +212,8 @@ no-op handler.
 - EventEmitter dispatches synchronously in the publisher's own stack: no queue, no isolation, no backpressure.
   It is the ceiling for in-process dispatch, not a like-for-like alternative.
 - The data queue slides: a publisher never waits, and when the processor falls behind the oldest queued events
-  are pushed out and counted (\`dropped\`); its rows count delivered events only.
+  are pushed out and counted (\`dropped\`). The throughput rows measure delivery, so there the data queue has room
+  for every event (a run that dropped one would fail); the other queues keep capacity 1024.
 `
   writeFileSync(new URL("../docs/PERFORMANCE.md", import.meta.url), doc)
   process.stdout.write("wrote docs/PERFORMANCE.md\n")
