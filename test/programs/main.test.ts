@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { WebSocket } from "ws"
 import { runCli, startCli } from "../support/cli.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "trading-bus-"))
@@ -109,6 +110,29 @@ describe("the trading-bus program", () => {
     } finally {
       server.close()
     }
+  }, 60_000)
+
+  it("simulate serves Binance's REST and kline streams until SIGINT", async () => {
+    const cli = startCli(["simulate", "--port", "0", "--speed", "50"])
+    await cli.waitFor("simulated exchange: ws")
+    const wsUrl = /simulated exchange: ws (ws:\/\/[^/\s]+)/.exec((await cli.output()).stdout)![1]!
+    const rest = wsUrl.replace("ws://", "http://")
+    expect(await (await fetch(`${rest}/api/v3/ping`)).json()).toEqual({})
+    // the market opens with its first subscriber: wait for a closed kline on the stream
+    const socket = new WebSocket(`${wsUrl}/stream?streams=btcusdt@kline_1m`)
+    await new Promise<void>((resolve) =>
+      socket.on("message", (data) => {
+        if ((JSON.parse(String(data)) as { data: { k: { x: boolean } } }).data.k.x) resolve()
+      })
+    )
+    socket.terminate()
+    const klines = (await (await fetch(`${rest}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=3`)).json()) as Array<
+      Array<unknown>
+    >
+    expect(klines.length).toBeGreaterThan(0)
+    expect(klines[0]).toHaveLength(12)
+    cli.child.kill("SIGINT")
+    expect((await cli.finished).code).toBe(0)
   }, 60_000)
 
   it("a second SIGINT exits at once with code 130", async () => {

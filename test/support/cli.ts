@@ -41,7 +41,9 @@ export const startCli = (args: ReadonlyArray<string>, env: Record<string, string
   const waitFor = (text: string, timeoutMs = 30_000) => waitOn("stdout", text, timeoutMs)
   /** Resolves once stderr contains `text`. */
   const waitForError = (text: string, timeoutMs = 30_000) => waitOn("stderr", text, timeoutMs)
-  return { child, finished, waitFor, waitForError }
+  /** What the process printed so far. */
+  const output = async () => ({ stdout, stderr })
+  return { child, finished, waitFor, waitForError, output }
 }
 
 export const runCli = (args: ReadonlyArray<string>, env?: Record<string, string>) => startCli(args, env).finished
