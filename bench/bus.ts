@@ -201,8 +201,9 @@ ${report.split("\n\n")[3]}
 
 ${report.split("\n\n")[4]}
 
-These machines are shared virtual machines: the same run repeated moved the one-at-a-time ratios between about
-0.85 and 1.35 (the interleaved rounds keep every row under the same conditions, but not every run). A clock read
+These machines are shared virtual machines: absolute rates move by 2x or more between runs (EventEmitter
+measured 13 to 63 M/s over one day), so compare rows within a run; the interleaved rounds keep every row under
+the same conditions. A clock read
 costs about 180 ns here (\`clock_gettime\` is not served by the vDSO), and timing each handler for
 \`trading_bus_handler_duration_seconds\` takes one per handler call: that read is most of what metrics cost on a
 no-op handler.

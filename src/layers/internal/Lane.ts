@@ -2,6 +2,7 @@ import { Effect, type Fiber, Queue } from "effect"
 import type { BusEvent, EventType, QueueName } from "../../domain/BusEvent.js"
 import type { EventHandler } from "../../services/EventBus.js"
 import { type LaneMetrics, makeLaneMetrics } from "./LaneMetrics.js"
+import { RingBuffer } from "./RingBuffer.js"
 
 /** A subscribed handler with the name it is logged under. */
 export interface Subscription {
@@ -74,9 +75,10 @@ export const makeLane = (
   tracing = false
 ): Effect.Effect<Lane> =>
   Effect.gen(function*() {
-    const queue = policy === "slide"
-      ? yield* Queue.sliding<BusEvent>(capacity)
-      : yield* Queue.bounded<BusEvent>(capacity)
+    const queue = yield* Queue.make<BusEvent>(
+      new RingBuffer<BusEvent>(capacity),
+      policy === "slide" ? Queue.slidingStrategy<BusEvent>() : Queue.backPressureStrategy<BusEvent>()
+    )
     return {
       name,
       policy,
