@@ -219,10 +219,11 @@ describe("BinanceMarketData", () => {
       })
     }))
 
-  it.scopedLive("paginates a backfill of more than 1000 candles", () =>
+  it.scopedLive("paginates a backfill of more than 1000 candles, and the sliding data queue drops none of them", () =>
     Effect.gen(function*() {
       const server = yield* BinanceTestServer.make
-      const { events, marketData } = yield* start(server, { symbols: ["btcusdt"] }, { dataCapacity: 5000 })
+      // a data queue smaller than the backfill: the collector must wait for room rather than push candles out
+      const { events, marketData } = yield* start(server, { symbols: ["btcusdt"] }, { dataCapacity: 100 })
       const conn1 = yield* within(server.nextConnection)
       yield* conn1.send(klineFrame({ symbol: "btcusdt", openTime: t0, closed: true }))
       yield* take(events, 1)

@@ -115,6 +115,7 @@ export const backfill = (
             reachedOpen = true // the candle still open: its closing frame comes over the WebSocket
             break
           }
+          yield* collector.awaitRoom
           if (yield* collector.publishClosed(restKlineToCandle(row, symbol, interval, true))) {
             collector.counters.backfilled++
             recovered++

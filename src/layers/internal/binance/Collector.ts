@@ -34,6 +34,11 @@ export interface Collector {
   readonly handleFrame: (group: StreamGroup, frame: string | Uint8Array) => Effect.Effect<void>
   /** Publishes a closed candle unless one at or after its openTime was published; true when published. */
   readonly publishClosed: (candle: Candle) => Effect.Effect<boolean>
+  /**
+   * Waits (yielding, no timer) until the bus's data queue is at most half full: a backfill publishes faster
+   * than any processor, and the sliding data queue would push the oldest recovered candles out.
+   */
+  readonly awaitRoom: Effect.Effect<void>
   readonly stats: Effect.Effect<CollectorStats>
   /** The collector's metrics, labelled once with its source; updated synchronously where the counters are. */
   readonly metrics: CollectorMetrics
@@ -131,6 +136,14 @@ export const makeCollector = (
     return options.candleUpdates ? publishUpdate(candle) : Effect.void
   }
 
+  const awaitRoom = Effect.gen(function*() {
+    while (true) {
+      const { data } = yield* bus.stats
+      if (data.size <= data.capacity / 2) return
+      yield* Effect.yieldNow()
+    }
+  })
+
   return {
     options,
     counters,
@@ -139,6 +152,7 @@ export const makeCollector = (
     lastClosed,
     handleFrame,
     publishClosed,
+    awaitRoom,
     metrics,
     stats: Effect.sync(() => ({
       messages: counters.messages,
