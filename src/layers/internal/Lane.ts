@@ -27,7 +27,6 @@ export interface Lane {
   dropped: number
   processed: number
   failed: number
-  restarts: number
 
   /** The processor's in-hand batch; `index` is the event in progress (or `batch.length` when none is). */
   batch: ReadonlyArray<BusEvent>
@@ -87,7 +86,6 @@ export const makeLane = (
       dropped: 0,
       processed: 0,
       failed: 0,
-      restarts: 0,
       batch: [],
       index: 0,
       handlers: [],

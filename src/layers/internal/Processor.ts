@@ -171,7 +171,6 @@ export const supervise = (lane: Lane, env: ProcessorEnv): Effect.Effect<never> =
         lane.timedOut = false
         continue
       }
-      lane.restarts++
       yield* Effect.logError(`the ${lane.name} processor stopped unexpectedly; restarting it`, exit).pipe(
         Effect.annotateLogs(runningContext(lane))
       )
