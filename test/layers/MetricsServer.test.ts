@@ -27,6 +27,20 @@ const scrape = (server: MetricsServer.MetricsServer["Type"]) =>
   Effect.map(get(`${server.url}/metrics`), (res) => ({ ...res, families: parse(res.body) }))
 
 /** Retries `check` every 50 ms until it returns a value, for at most `seconds`. */
+/** A metrics server on port 0 over a bus and a Binance collector for BTCUSDT 1m with these options. */
+const serveCollector = (options: Omit<BinanceMarketData.BinanceMarketDataOptions, "symbols" | "interval">) =>
+  Layer.build(
+    MetricsServer.layer({ port: 0 }).pipe(
+      Layer.provideMerge(
+        BinanceMarketData.layer({ symbols: ["btcusdt"], interval: "1m", ...options }).pipe(
+          Layer.provide(Layer.mergeAll(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici))
+        )
+      ),
+      Layer.provideMerge(MemoryEventBus.layer()),
+      Layer.provide(quiet)
+    )
+  )
+
 const eventually = <A>(check: Effect.Effect<A | undefined>, seconds = 10) =>
   Effect.gen(function*() {
     const deadline = Date.now() + seconds * 1000
@@ -139,20 +153,11 @@ describe("MetricsServer", () => {
 
   it.scopedLive("is not ready while the collector is disconnected", () =>
     Effect.gen(function*() {
-      const collector = BinanceMarketData.layer({
-        symbols: ["btcusdt"],
-        interval: "1m",
+      const context = yield* serveCollector({
         wsUrl: "ws://127.0.0.1:1",
         restUrl: "http://127.0.0.1:1",
         openTimeout: "1 second"
-      }).pipe(Layer.provide(Layer.mergeAll(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici)))
-      const context = yield* Layer.build(
-        MetricsServer.layer({ port: 0 }).pipe(
-          Layer.provideMerge(collector),
-          Layer.provideMerge(MemoryEventBus.layer()),
-          Layer.provide(quiet)
-        )
-      )
+      })
       const server = Context.get(context, MetricsServer.MetricsServer)
       const res = yield* get(`${server.url}/health/ready`)
       expect(res.status).toBe(503)
@@ -183,21 +188,12 @@ describe("MetricsServer", () => {
   it.scopedLive("counts the collector's frames, malformed frames and reconnects, and sets the lag and connected gauges", () =>
     Effect.gen(function*() {
       const exchange = yield* BinanceTestServer.make
-      const collector = BinanceMarketData.layer({
-        symbols: ["btcusdt"],
-        interval: "1m",
+      const context = yield* serveCollector({
         wsUrl: exchange.wsUrl,
         restUrl: exchange.restUrl,
         backoffBase: "20 millis",
         backoffMax: "50 millis"
-      }).pipe(Layer.provide(Layer.mergeAll(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici)))
-      const context = yield* Layer.build(
-        MetricsServer.layer({ port: 0 }).pipe(
-          Layer.provideMerge(collector),
-          Layer.provideMerge(MemoryEventBus.layer()),
-          Layer.provide(quiet)
-        )
-      )
+      })
       const server = Context.get(context, MetricsServer.MetricsServer)
       const marketData = Context.get(context, MarketData)
       const conn1 = yield* Effect.timeout(exchange.nextConnection, "5 seconds")
