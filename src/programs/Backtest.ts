@@ -38,6 +38,8 @@ export interface BacktestOptions {
   readonly chunkSize?: number
   /** Write the report as JSON to this file. */
   readonly reportJson?: string
+  /** Write the report as a self-contained HTML page (with the equity curve) to this file. */
+  readonly reportHtml?: string
 }
 
 /**
