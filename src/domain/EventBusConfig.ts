@@ -1,4 +1,4 @@
-import { Config, Duration, Effect } from "effect"
+import { Config, Duration, Effect, Option } from "effect"
 import { EventBusConfigError } from "./Errors.js"
 
 /** The settings of an in-memory bus. */
@@ -17,7 +17,10 @@ export interface EventBusConfig {
   readonly handlerTimeout: Duration.DurationInput
   /** Record the bus's Effect metrics (`trading_bus_*`: published, processed, dropped, failures, durations, waits). */
   readonly metrics: boolean
-  /** Run each handler call in a span (`trading-bus.handler`) for the current Tracer; off, the hot path has no span. */
+  /**
+   * Run each handler call in a span (`trading-bus.handler`) for the current Tracer; off, the hot path has no span.
+   * From the environment it defaults to on when spans are exported (`OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+   */
   readonly tracing: boolean
 }
 
@@ -87,7 +90,20 @@ export const eventBusEnv = {
   tracing: "TRADING_BUS_TRACING"
 } as const satisfies Record<keyof EventBusConfig, string>
 
-/** The bus settings from the environment, each defaulting as in `defaults`. */
+/**
+ * Whether the environment asks for span export (what `OtlpTracing.layerFromEnv` reads):
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set, an empty value counting as unset.
+ */
+const exportingSpans: Config.Config<boolean> = Config.all([
+  Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  Config.option(Config.string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+]).pipe(Config.map((values) => values.some((v) => Option.isSome(v) && v.value.trim() !== "")))
+
+/**
+ * The bus settings from the environment, each defaulting as in `defaults`.
+ * `tracing`: `TRADING_BUS_TRACING` if set, else `defaults.tracing` if given,
+ * else on exactly when spans are exported (an OTLP endpoint is set).
+ */
 export const eventBusConfigFromEnv = (
   defaults: Partial<EventBusConfig> = {}
 ): Config.Config<EventBusConfig> => {
@@ -104,7 +120,9 @@ export const eventBusConfigFromEnv = (
     Config.withDefault(Duration.decode(d.handlerTimeout))
   ),
   metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics)),
-  tracing: Config.boolean(eventBusEnv.tracing).pipe(Config.withDefault(d.tracing))
+  tracing: Config.option(Config.boolean(eventBusEnv.tracing)).pipe(
+    Config.zipWith(exportingSpans, (explicit, exporting) => Option.getOrElse(explicit, () => defaults.tracing ?? exporting))
+  )
 })
 }
 

@@ -1,7 +1,8 @@
 import { FileSystem } from "@effect/platform"
-import { Data, Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import { klineIntervals } from "../domain/Binance.js"
 import type { Candle } from "../domain/Candle.js"
+import * as JournalCandles from "./JournalCandles.js"
 
 /**
  * Historical candles from a file, for backtests:
@@ -11,6 +12,8 @@ import type { Candle } from "../domain/Candle.js"
  * - A JSON array of rows: `[time, o, h, l, c, v]` (ccxt OHLCV; close time = the next row's open time - 1,
  *   or open time + interval - 1 for the last; quote volume = close * volume; trades 0), or Binance's
  *   12-field REST rows (`GET /api/v3/klines`).
+ * - trading-bus's own journal (a SQLite file, told by its header, whatever its name) recorded with
+ *   `trading-bus run --record`: its `CandleClosed` events in append order (see `JournalCandles`).
  * A malformed row is logged with its line (CSV) or row (JSON) number, counted and skipped; with `strict`
  * the read fails with a `CandleFileError` naming it.
  */
@@ -49,7 +52,8 @@ export interface MalformedRow {
 
 export interface CandleFileContent {
   readonly path: string
-  readonly format: "csv" | "json"
+  /** "journal": a recorded event log; its malformed rows are candles out of order, `line` their seq. */
+  readonly format: "csv" | "json" | "journal"
   readonly symbol: string
   readonly interval: string
   /** Closed candles, in file order. */
@@ -251,12 +255,38 @@ export const parse = (
     return { path, format, symbol, interval, candles, malformed }
   })
 
+/** The recorded candles of a journal file, as a candle file's content. */
+const readJournal = (options: CandleFileOptions): Effect.Effect<CandleFileContent, CandleFileError> =>
+  JournalCandles.read(options).pipe(
+    Effect.map((recorded): CandleFileContent => ({
+      path: options.path,
+      format: "journal",
+      symbol: recorded.symbol,
+      interval: recorded.interval,
+      candles: recorded.candles,
+      malformed: recorded.skipped.map(({ reason, seq }) => ({ line: seq, unit: "row", reason }))
+    })),
+    Effect.mapError((e) =>
+      new CandleFileError({
+        path: e.path,
+        option: e.option,
+        reason: e.reason,
+        ...(e.seq === undefined ? {} : { line: e.seq, unit: "row" as const })
+      })
+    )
+  )
+
 /** Reads and parses a candle file; a file that cannot be read fails naming it. */
 export const read = (options: CandleFileOptions): Effect.Effect<CandleFileContent, CandleFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(options.path).pipe(
-      Effect.mapError((e) => new CandleFileError({ path: options.path, option: "candles", reason: `cannot read it: ${e.message}` }))
+    const cannotRead = (e: { readonly message: string }) =>
+      new CandleFileError({ path: options.path, option: "candles", reason: `cannot read it: ${e.message}` })
+    // a journal is told by SQLite's header, not by its name
+    const header = yield* Effect.scoped(Effect.flatMap(fs.open(options.path), (file) => file.readAlloc(16))).pipe(
+      Effect.mapError(cannotRead)
     )
+    if (Option.isSome(header) && JournalCandles.isSqliteHeader(header.value)) return yield* readJournal(options)
+    const text = yield* fs.readFileString(options.path).pipe(Effect.mapError(cannotRead))
     return yield* parse(text, options)
   })

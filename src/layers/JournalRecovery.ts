@@ -8,7 +8,9 @@ import { Journal, type JournalError } from "../services/Journal.js"
  * run left not done (a crash, a drain that timed out). An `OrderCreated`
  * whose fill or rejection is journaled already is not replayed (its outcome
  * is, if it is not done either): it is marked done, so the broker never sees
- * it twice. Build it after the bus and every subscriber, before the source.
+ * it twice. Events recorded from the other queues (`--record`) are appended
+ * done, so they are never published again: a stale candle is not traded after
+ * a crash. Build it after the bus and every subscriber, before the source.
  */
 export const layer: Layer.Layer<never, JournalError | QueueFullError | BusClosedError, EventBus | Journal> = Layer
   .effectDiscard(Effect.gen(function*() {

@@ -140,7 +140,11 @@ const make = (config: ResolvedEventBusConfig) =>
   Effect.gen(function*() {
     const lanes = yield* makeLanes(config)
     const hooks = yield* Effect.serviceOption(EventBusHooks)
-    const recoverable = hooks._tag === "Some" && hooks.value.recoverable === true ? hooks.value.queues : []
+    const recoverable = hooks._tag === "None" || hooks.value.recoverable === undefined || hooks.value.recoverable === false
+      ? []
+      : hooks.value.recoverable === true
+      ? hooks.value.queues
+      : hooks.value.recoverable.filter((q) => hooks.value.queues.includes(q))
     const drain = yield* makeDrain
     const registry = new Map<EventType, ReadonlyArray<Subscription>>()
     const env: ProcessorEnv = {

@@ -1,10 +1,19 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Cause, Chunk, Context, Data, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
 import { existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { type BusEvent, BusEventSchema, EventPayloadSchemas, type EventType, type QueueName } from "../domain/BusEvent.js"
-import { Journal, type JournalEntry, JournalError, type OrderOutcome } from "../services/Journal.js"
+import {
+  type AppendOptions,
+  type CandleSeries,
+  EventLog,
+  Journal,
+  type JournalEntry,
+  JournalError,
+  type OrderOutcome,
+  type RecordedQuery
+} from "../services/Journal.js"
 
 /** Where `trading-bus run` keeps its journal unless told otherwise. */
 export const defaultFilename = "./data/trading-bus.db"
@@ -55,6 +64,12 @@ const createSchema = [
   "CREATE INDEX events_order ON events (client_order_id, type) WHERE client_order_id IS NOT NULL",
   `PRAGMA user_version = ${schemaVersion}`
 ]
+
+/**
+ * Reads by type (the recorded candles, the orders) without scanning a recorded log. Added after version 1 shipped
+ * without changing the table: a writer creates it on older files, readers do without it, older versions ignore it.
+ */
+const typeIndex = "CREATE INDEX IF NOT EXISTS events_type ON events (type, seq)"
 
 const describe = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
@@ -146,6 +161,8 @@ const open = (options: SqliteJournalOptions) =>
         }
         yield* sql.withTransaction(Effect.forEach(createSchema, (statement) => sql.unsafe(statement), { discard: true }))
       }
+      // readers (mustExist) leave the file as it is
+      if (options.mustExist !== true || version === 0) yield* sql.unsafe(typeIndex)
     })
     yield* setup.pipe(
       Effect.catchAll((error: SqlError.SqlError | JournalConfigError) =>
@@ -162,13 +179,14 @@ const make = (options: SqliteJournalOptions) =>
     const columns = sql.unsafe("seq, id, type, queue, source, timestamp, payload, done")
     const entries = (rows: ReadonlyArray<Row>) => Effect.forEach(rows, toEntry)
 
-    const append = (event: BusEvent, queue: QueueName) =>
+    const append = (event: BusEvent, queue: QueueName, appendOptions?: AppendOptions) =>
       Effect.suspend(() => {
         const payload = JSON.stringify(encoders[event.type](event.payload))
         const clientOrderId = (event.payload as { readonly clientOrderId?: unknown }).clientOrderId
         const order = typeof clientOrderId === "string" ? clientOrderId : null
-        const values = sql`${event.id}, ${event.type}, ${queue}, ${order}, ${event.source}, ${event.timestamp}, ${payload}`
-        const insert = "INSERT INTO events (id, type, queue, client_order_id, source, timestamp, payload)"
+        const done = appendOptions?.done === true ? 1 : 0
+        const values = sql`${event.id}, ${event.type}, ${queue}, ${order}, ${event.source}, ${event.timestamp}, ${payload}, ${done}`
+        const insert = "INSERT INTO events (id, type, queue, client_order_id, source, timestamp, payload, done)"
         // a recorded outcome returned again (see JournaledBroker) is the same fact: one row per fill, one rejection
         const statement = event.type === "OrderFilled"
           ? sql`${sql.unsafe(insert)} SELECT ${values} WHERE NOT EXISTS (
@@ -182,7 +200,51 @@ const make = (options: SqliteJournalOptions) =>
         return statement
       }).pipe(Effect.asVoid, Effect.mapError(failWith(`append ${event.type} ${event.id}`)))
 
-    return { sql, journal: Journal.of({
+    const recorded = (query: RecordedQuery = {}) => {
+      const pageSize = Math.max(1, Math.floor(query.pageSize ?? 1000))
+      const conditions = [
+        ...(query.types !== undefined ? [sql`type IN ${sql.in(query.types)}`] : []),
+        ...(query.symbol !== undefined ? [sql`upper(json_extract(payload, '$.symbol')) = ${query.symbol.toUpperCase()}`] : []),
+        ...(query.interval !== undefined ? [sql`json_extract(payload, '$.interval') = ${query.interval}`] : []),
+        ...(query.queue !== undefined ? [sql`queue = ${query.queue}`] : [])
+      ]
+      // keyset pages: each query starts after the last seq read, so a page costs the same anywhere in the log
+      const page = (after: number) =>
+        sql<Row>`SELECT ${columns} FROM events WHERE seq > ${after} AND ${sql.and(conditions)} ORDER BY seq LIMIT ${pageSize}`.pipe(
+          Effect.mapError(failWith("read the recorded events")),
+          Effect.flatMap(entries),
+          Effect.map((read) =>
+            [
+              Chunk.unsafeFromArray(read),
+              read.length < pageSize ? Option.none() : Option.some(read[read.length - 1]!.seq)
+            ] as const
+          )
+        )
+      return query.types !== undefined && query.types.length === 0
+        ? Stream.empty
+        : Stream.paginateChunkEffect(query.afterSeq ?? 0, page)
+    }
+
+    const log = EventLog.of({
+      location: options.filename,
+      recorded,
+      candleSeries: sql<{ symbol: unknown; interval: unknown; candles: number; first_seq: number }>`
+        SELECT json_extract(payload, '$.symbol') AS symbol, json_extract(payload, '$.interval') AS interval,
+          count(*) AS candles, min(seq) AS first_seq
+        FROM events WHERE type = 'CandleClosed' GROUP BY 1, 2 ORDER BY first_seq`.pipe(
+        Effect.mapError(failWith("read the recorded candle series")),
+        Effect.map((rows) =>
+          rows.map((row): CandleSeries => ({
+            symbol: String(row.symbol),
+            interval: String(row.interval),
+            candles: row.candles,
+            firstSeq: row.first_seq
+          }))
+        )
+      )
+    })
+
+    return { sql, log, journal: Journal.of({
       location: options.filename,
       append,
       markDone: (eventId) =>
@@ -211,12 +273,13 @@ const make = (options: SqliteJournalOptions) =>
 
 /**
  * The journal in a SQLite file (WAL mode, held by this process alone while
- * the layer lives). Fails with `JournalConfigError` when the file is locked by
- * another process, is not a SQLite database, belongs to something else, or
- * was written by a newer schema version.
+ * the layer lives), as the `Journal` and as its `EventLog`. Fails with
+ * `JournalConfigError` when the file is locked by another process, is not a
+ * SQLite database, belongs to something else, or was written by a newer
+ * schema version.
  */
-export const layer = (options: SqliteJournalOptions): Layer.Layer<Journal, JournalConfigError> =>
-  Layer.scoped(Journal, Effect.map(make(options), (made) => made.journal))
+export const layer = (options: SqliteJournalOptions): Layer.Layer<Journal | EventLog, JournalConfigError> =>
+  Layer.scopedContext(Effect.map(make(options), ({ journal, log }) => Context.make(Journal, journal).pipe(Context.add(EventLog, log))))
 
 /**
  * `layer`, also providing the SqlClient that holds the file (exclusively), so that other tables of the same
@@ -224,7 +287,8 @@ export const layer = (options: SqliteJournalOptions): Layer.Layer<Journal, Journ
  */
 export const layerWithSql = (
   options: SqliteJournalOptions
-): Layer.Layer<Journal | SqlClient.SqlClient, JournalConfigError> =>
+): Layer.Layer<Journal | EventLog | SqlClient.SqlClient, JournalConfigError> =>
   Layer.scopedContext(
-    Effect.map(make(options), ({ journal, sql }) => Context.make(Journal, journal).pipe(Context.add(SqlClient.SqlClient, sql)))
+    Effect.map(make(options), ({ journal, log, sql }) =>
+      Context.make(Journal, journal).pipe(Context.add(EventLog, log), Context.add(SqlClient.SqlClient, sql)))
   )

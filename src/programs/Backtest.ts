@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { BigDecimal, Clock, Console, Context, Effect, Layer } from "effect"
+import { BigDecimal, Clock, Console, Context, Duration, Effect, Layer, Option } from "effect"
 import { type BusEvent, makeEventAt } from "../domain/BusEvent.js"
 import type { Candle } from "../domain/Candle.js"
 import { formatDecimal } from "../domain/Decimal.js"
@@ -10,7 +10,39 @@ import { type BusStats, EventBus } from "../services/EventBus.js"
 import { Portfolio } from "../services/Portfolio.js"
 import type { Strategy } from "../services/Strategy.js"
 import { tradingLayer } from "./Engine.js"
+import { backtestPage } from "./ReportPages.js"
 import type { RunConfig } from "./RunOptions.js"
+
+/** The trading settings a backtest or a replay takes from its flags. */
+export interface TradingFlags {
+  readonly strategy: RunConfig["strategy"]
+  readonly fast: number
+  readonly slow: number
+  readonly quoteAmount: string
+  readonly maxPositionNotional: string
+  readonly maxOpenOrders: number
+  readonly feeBps: number
+  readonly slippageBps: number
+}
+
+/** An engine configuration for recorded candles: the trading flags given, the source settings unused. */
+export const configOf = (flags: TradingFlags, symbol: string, interval: string): RunConfig => ({
+  ...flags,
+  source: "sim",
+  symbols: [symbol.toLowerCase()],
+  interval,
+  duration: Option.none(),
+  seed: 0,
+  speed: 1,
+  wsUrl: "",
+  restUrl: "",
+  candleUpdates: false,
+  statusInterval: Duration.hours(1),
+  brokerLatency: Duration.zero,
+  summaryJson: Option.none(),
+  metricsPort: 0,
+  metricsHost: "127.0.0.1"
+})
 
 /** `EngineExtras` for a backtest: plugins may read the portfolio too. */
 export interface BacktestExtras {
@@ -82,11 +114,22 @@ export interface BacktestReport {
 
 const zero = BigDecimal.fromBigInt(0n)
 
+/** A backtest's curves, one entry per candle in each array: P&L after the candle, and its close. */
+export interface EquityCurves {
+  readonly time: Array<number>
+  /** Realized + unrealized P&L. */
+  readonly equity: Array<number>
+  readonly realized: Array<number>
+  readonly close: Array<number>
+}
+
 /** Follows the equity curve and the round trips; subscribed after the engine, so its handlers run after the engine's. */
 const makeTracker = (capital: number) => {
   let peak = 0
   let maxDrawdown = 0
   let maxDrawdownPct = 0
+  // the curves of the HTML report: one point per candle, at its close time
+  const curves: EquityCurves = { time: [], equity: [], realized: [], close: [] }
   const observe = (equity: number) => {
     peak = Math.max(peak, equity)
     const dd = peak - equity
@@ -113,14 +156,21 @@ const makeTracker = (capital: number) => {
   const layer = Layer.scopedDiscard(Effect.gen(function*() {
     const bus = yield* EventBus
     const portfolio = yield* Portfolio
-    const equity = Effect.map(portfolio.pnl, (p) => observe(BigDecimal.unsafeToNumber(BigDecimal.sum(p.realized, p.unrealized))))
-    yield* bus.subscribe("CandleClosed", () => equity, { name: "backtest-equity" })
+    yield* bus.subscribe("CandleClosed", ({ payload }) =>
+      Effect.map(portfolio.pnl, (p) => {
+        const equity = BigDecimal.unsafeToNumber(BigDecimal.sum(p.realized, p.unrealized))
+        observe(equity)
+        curves.time.push(payload.closeTime)
+        curves.equity.push(equity)
+        curves.realized.push(BigDecimal.unsafeToNumber(p.realized))
+        curves.close.push(payload.close)
+      }), { name: "backtest-equity" })
     yield* bus.subscribe("OrderFilled", ({ payload }) =>
       Effect.map(portfolio.position(payload.symbol), (position) => {
         if (position !== undefined) onPosition(payload.symbol, position.quantity, position.realizedPnl)
       }), { name: "backtest-trips" })
   }))
-  return { layer, observe, trips, drawdown: () => ({ maxDrawdown, maxDrawdownPct }) }
+  return { layer, observe, trips, curves, drawdown: () => ({ maxDrawdown, maxDrawdownPct }) }
 }
 
 /** Counts what is published through the bus, so that a backtest can tell when everything published is handled. */
@@ -242,6 +292,9 @@ export const backtest = (options: BacktestOptions, extras: BacktestExtras = {}) 
     yield* Console.log(formatReport(report))
     if (options.reportJson !== undefined) {
       yield* fs.writeFileString(options.reportJson, `${JSON.stringify(report, null, 2)}\n`)
+    }
+    if (options.reportHtml !== undefined) {
+      yield* fs.writeFileString(options.reportHtml, backtestPage(report, tracker.curves, yield* Clock.currentTimeMillis))
     }
     return report
   })

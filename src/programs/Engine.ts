@@ -23,7 +23,9 @@ import { Portfolio } from "../services/Portfolio.js"
 import type { Strategy } from "../services/Strategy.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Dashboard from "./Dashboard.js"
+import { runPage } from "./ReportPages.js"
 import type { RunConfig } from "./RunOptions.js"
+import { makeTimeline, sampleOf } from "./RunTimeline.js"
 import { candleCount, formatSummary, type RunSummary, type Snapshot, statusLine, summarize } from "./Summary.js"
 
 /** Candles from the embedded simulator, through the same Binance collector the live engine uses. */
@@ -111,6 +113,8 @@ export interface EngineExtras {
  * drain) with the bus's hooks, so every event of the `order` queue is
  * journaled before it is enqueued; what the last run left unhandled is
  * published again after the subscribers and before the source starts.
+ * With `config.record`, the hooks record every other event too (done, never
+ * recovered): the journal is then an event log of the whole run.
  */
 export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) => {
   const subscribers = Layer.merge(tradingLayer(config, extras.strategy), extras.plugins ?? Layer.empty)
@@ -124,7 +128,7 @@ export const engineLayer = (config: RunConfig, extras: EngineExtras = {}) => {
     Layer.provideMerge(JournalRecovery.layer),
     Layer.provideMerge(subscribers),
     Layer.provideMerge(bus(config)),
-    Layer.provideMerge(JournalHooks.layer),
+    Layer.provideMerge(config.record === true ? JournalHooks.layerWith({ record: true }) : JournalHooks.layer),
     // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
     Layer.provideMerge(SqliteDeadLetters.layer.pipe(Layer.provideMerge(SqliteJournal.layerWithSql({ filename: config.journal }))))
   )
@@ -195,15 +199,28 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
     const started = yield* Clock.currentTimeMillis
     let context: Context.Context<EventBus | EngineStats | MarketData | Portfolio> | undefined
     let summary: RunSummary | undefined
+    // --report: the run sampled every 250 ms (the timeline thins itself on long runs)
+    const timeline = config.report === undefined ? undefined : makeTimeline()
     const report = Effect.suspend(() => {
       if (context === undefined) return Effect.void
       const ctx = context
       return Effect.gen(function*() {
-        summary = summarize(yield* snapshot(ctx))
-        const elapsed = Duration.millis((yield* Clock.currentTimeMillis) - started)
-        yield* Console.log(formatSummary(summary, elapsed))
+        const last = yield* snapshot(ctx)
+        summary = summarize(last)
+        const ended = yield* Clock.currentTimeMillis
+        yield* Console.log(formatSummary(summary, Duration.millis(ended - started)))
         if (Option.isSome(config.summaryJson)) {
           yield* fs.writeFileString(config.summaryJson.value, `${JSON.stringify(summary, null, 2)}\n`)
+        }
+        if (timeline !== undefined && config.report !== undefined) {
+          timeline.add(sampleOf(last, ended))
+          yield* fs.writeFileString(config.report, runPage(summary, timeline.all(), {
+            title: `trading-bus run: ${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}`,
+            started,
+            ended,
+            capacities: { data: last.bus.data.capacity, signal: last.bus.signal.capacity, order: last.bus.order.capacity }
+          }))
+          yield* Console.log(`trading-bus: report written to ${config.report}`)
         }
       })
     })
@@ -226,7 +243,7 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
         yield* Console.log(
           `trading-bus: ${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}${
             Option.isSome(config.duration) ? `, for ${Duration.format(config.duration.value)}` : ", until Ctrl-C"
-          }`
+          }${config.record === true && config.journal !== undefined ? `, recording every event in ${config.journal}` : ""}`
         )
         yield* Effect.forkScoped(
           dashboard
@@ -236,6 +253,10 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
             })
             : statusLoop(built, config.statusInterval)
         )
+        if (timeline !== undefined) {
+          const sample = Effect.map(Effect.zip(snapshot(built), Clock.currentTimeMillis), ([s, t]) => timeline.add(sampleOf(s, t)))
+          yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced("250 millis")))
+        }
         yield* Option.match(config.duration, { onNone: () => Effect.never, onSome: Effect.sleep })
       })
     )

@@ -1,5 +1,7 @@
 import { Options } from "@effect/cli"
 import { Config, Duration, Effect, Option } from "effect"
+import { existsSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { defaultFilename as defaultJournal } from "../layers/SqliteJournal.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import { parseDuration } from "./parseDuration.js"
@@ -90,6 +92,18 @@ export const runFlags = {
     Options.withDescription(
       `The order journal, a SQLite file (env TRADING_BUS_JOURNAL, default ${defaultJournal}): orders a crash interrupted are recovered from it at the next start; :memory: keeps it in memory only`
     )
+  ),
+  report: Options.text("report").pipe(
+    Options.optional,
+    Options.withDescription(
+      "At the end of the run, write a self-contained HTML report to this file: equity curve, queue depths and events/s over time, the summary (opens offline)"
+    )
+  ),
+  record: Options.boolean("record").pipe(
+    Options.withFallbackConfig(Config.boolean("TRADING_BUS_RECORD").pipe(Config.withDefault(false))),
+    Options.withDescription(
+      "Record every event of every queue (candles, signals, orders, errors) in the journal, an event log for trading-bus backtest --candles and trading-bus replay; only orders are recovered at start (env TRADING_BUS_RECORD)"
+    )
   )
 }
 
@@ -109,6 +123,8 @@ export interface RunConfig extends
     | "restUrl"
     | "journal"
     | "dashboard"
+    | "record"
+    | "report"
   >
 {
   readonly symbols: ReadonlyArray<string>
@@ -122,6 +138,10 @@ export interface RunConfig extends
   readonly journal?: string
   /** `--dashboard`: the live view when stdout is a terminal, the status line (and a note) otherwise. */
   readonly dashboard?: boolean
+  /** `--record`: the journal also records the data and signal queues' events (absent: false). */
+  readonly record?: boolean
+  /** `--report`: the HTML report's file, written at the end of the run. */
+  readonly report?: string
 }
 
 const invalid = (flag: string, value: unknown, reason: string) =>
@@ -154,14 +174,18 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     if (flags.journal.trim() === "") {
       return yield* invalid("--journal", flags.journal, "expected a file path, or :memory:")
     }
+    if (Option.isSome(flags.report) && !existsSync(dirname(resolve(flags.report.value)))) {
+      return yield* invalid("--report", flags.report.value, "its folder does not exist: create it, or give another path")
+    }
     if (!(Number.isSafeInteger(flags.metricsPort) && flags.metricsPort >= 0 && flags.metricsPort <= 65535)) {
       return yield* invalid("--metrics-port", flags.metricsPort, "expected a port from 1 to 65535, or 0 to disable")
     }
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
+    const { report, ...rest } = flags
     return {
-      ...flags,
+      ...rest,
       symbols: [...new Set(symbols)],
       duration,
       statusInterval: yield* positiveDuration("--status-interval", flags.statusInterval),
@@ -169,6 +193,8 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
       summaryJson: flags.summaryJson,
       wsUrl: flags.wsUrl,
       restUrl: flags.restUrl,
-      journal: flags.journal
+      journal: flags.journal,
+      record: flags.record,
+      ...(Option.isSome(report) ? { report: report.value } : {})
     }
   })

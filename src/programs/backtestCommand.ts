@@ -1,15 +1,15 @@
 import { Command, Options } from "@effect/cli"
-import { Duration, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { CandleFileError } from "../layers/CandleFile.js"
-import { backtest } from "./Backtest.js"
+import { backtest, configOf } from "./Backtest.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Logging from "./Logging.js"
-import { type RunConfig, runFlags } from "./RunOptions.js"
+import { runFlags } from "./RunOptions.js"
 
 const backtestFlags = {
   candles: Options.text("candles").pipe(
     Options.withDescription(
-      "The candle file: Binance's 12-column kline CSV (with or without a header) or a JSON array of [time,o,h,l,c,v]"
+      "The candle file: Binance's 12-column kline CSV (with or without a header), a JSON array of [time,o,h,l,c,v], or a journal recorded by trading-bus run --record (its CandleClosed events)"
     )
   ),
   symbol: Options.text("symbol").pipe(
@@ -35,6 +35,10 @@ const backtestFlags = {
     Options.optional,
     Options.withDescription("Write the report as JSON to this file")
   ),
+  report: Options.text("report").pipe(
+    Options.optional,
+    Options.withDescription("Write the report as a self-contained HTML page with the equity curve to this file (opens offline)")
+  ),
   quoteAmount: runFlags.quoteAmount,
   maxPositionNotional: runFlags.maxPositionNotional,
   maxOpenOrders: runFlags.maxOpenOrders,
@@ -42,41 +46,13 @@ const backtestFlags = {
   slippageBps: runFlags.slippageBps
 }
 
-/** A backtest's engine settings: those of `run`, with the flags given; the source settings are unused. */
-const configOf = (flags: {
-  readonly strategy: RunConfig["strategy"]
-  readonly fast: number
-  readonly slow: number
-  readonly quoteAmount: string
-  readonly maxPositionNotional: string
-  readonly maxOpenOrders: number
-  readonly feeBps: number
-  readonly slippageBps: number
-}, symbol: string, interval: string): RunConfig => ({
-  ...flags,
-  source: "sim",
-  symbols: [symbol.toLowerCase()],
-  interval,
-  duration: Option.none(),
-  seed: 0,
-  speed: 1,
-  wsUrl: "",
-  restUrl: "",
-  candleUpdates: false,
-  statusInterval: Duration.hours(1),
-  brokerLatency: Duration.zero,
-  summaryJson: Option.none(),
-  metricsPort: 0,
-  metricsHost: "127.0.0.1"
-})
-
 const asConfigurationError = (e: CandleFileError) =>
   new ConfigurationError({ flag: `--${e.option}`, value: e.path, reason: e.message })
 
 export const backtestCommand = Command.make(
   "backtest",
   { ...backtestFlags, ...Logging.loggingFlags },
-  ({ candles, chunked, interval, logFormat, logLevel, reportJson, strict, symbol, ...flags }) =>
+  ({ candles, chunked, interval, logFormat, logLevel, report, reportJson, strict, symbol, ...flags }) =>
     backtest({
       config: configOf(flags, Option.getOrElse(symbol, () => "file"), Option.getOrElse(interval, () => "1m")),
       file: {
@@ -86,7 +62,8 @@ export const backtestCommand = Command.make(
         ...(Option.isSome(interval) ? { interval: interval.value } : {})
       },
       lockstep: !chunked,
-      ...(Option.isSome(reportJson) ? { reportJson: reportJson.value } : {})
+      ...(Option.isSome(reportJson) ? { reportJson: reportJson.value } : {}),
+      ...(Option.isSome(report) ? { reportHtml: report.value } : {})
     }).pipe(
       Effect.catchTag("CandleFileError", (e) => Effect.fail(asConfigurationError(e))),
       Effect.provide(Logging.layer({ format: logFormat, level: logLevel }))

@@ -2,6 +2,7 @@
 import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import * as OtlpTracing from "../layers/OtlpTracing.js"
 import * as SimulatedExchange from "../layers/SimulatedExchange.js"
 import { backtestCommand } from "./backtestCommand.js"
 import { asConfigurationError } from "./ConfigurationError.js"
@@ -10,6 +11,7 @@ import { runEngine } from "./Engine.js"
 import * as Logging from "./Logging.js"
 import { dlqCommand } from "./dlq.js"
 import { ordersCommand } from "./orders.js"
+import { replayCommand } from "./replayCommand.js"
 import { resolveRunConfig, runFlags } from "./RunOptions.js"
 
 /** A command's handler with the logger its `--log-format` and `--log-level` ask for. */
@@ -69,7 +71,7 @@ const demoCommand = Command.make(
 
 const cli = Command.make("trading-bus").pipe(
   Command.withDescription("The event-driven core of an automated crypto trading system"),
-  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand, dlqCommand, backtestCommand])
+  Command.withSubcommands([runCommand, simulateCommand, demoCommand, ordersCommand, dlqCommand, backtestCommand, replayCommand])
 )
 
 const run = Command.run(cli, { name: "trading-bus", version: "0.1.0" })
@@ -102,6 +104,8 @@ const exitOnConfigurationError = <A, R>(program: Effect.Effect<A, unknown, R>) =
   })
 
 run(process.argv).pipe(
+  // spans go out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; the layer closes after the command, sending the last
+  Effect.provide(OtlpTracing.layerFromEnv),
   exitOnConfigurationError,
   Effect.provide(NodeContext.layer),
   // the commands install their own logger (--log-format, on stderr); runMain's would print some lines twice

@@ -10,10 +10,11 @@ export class EventBusHooks extends Context.Tag("trading-bus/EventBusHooks")<Even
   /** Queues whose events go through the hooks; others skip them at no cost. */
   readonly queues: ReadonlyArray<QueueName>
   /**
-   * The hooks keep what a shutdown leaves unhandled on their queues (a write-ahead journal): the bus's
-   * shutdown report then says those events will be recovered instead of calling for a reconciliation.
+   * The hooks keep what a shutdown leaves unhandled on these queues (a write-ahead journal), or on all of
+   * `queues` with `true`: the bus's shutdown report then says those events will be recovered instead of
+   * calling for a reconciliation.
    */
-  readonly recoverable?: boolean
+  readonly recoverable?: boolean | ReadonlyArray<QueueName>
   /**
    * Runs before an event enters its queue, in the publisher's fiber (a write-ahead append).
    * If it fails or dies, the publish dies with it and nothing is enqueued.

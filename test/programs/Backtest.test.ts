@@ -4,17 +4,19 @@ import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal, Effect, Layer, Logger, LogLevel } from "effect"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { BusEvent } from "../../src/domain/BusEvent.js"
 import { backtest, type BacktestOptions } from "../../src/programs/Backtest.js"
 import { EventBus } from "../../src/services/EventBus.js"
 import { Portfolio } from "../../src/services/Portfolio.js"
+import { analyse, chromiumSkipReason, looksBlank, screenshot } from "../support/chromium.js"
 import { runCli } from "../support/cli.js"
 import { expectedSmaSignals } from "../support/fixtures.js"
 import { testRunConfig } from "../support/runConfig.js"
 
 const adabtc = fileURLToPath(new URL("../../../shared/data/binance/ADABTC-1m-2021-11-27.csv", import.meta.url))
+const xrpeth = fileURLToPath(new URL("../../../shared/data/binance/XRP_ETH-1m.json", import.meta.url))
 
 const recorder = () => {
   const events: Array<BusEvent> = []
@@ -49,6 +51,51 @@ const quiet = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) =>
 const run = (options: Partial<BacktestOptions> = {}, plugins?: Layer.Layer<never, never, EventBus | Portfolio>) =>
   quiet(backtest({ config: testRunConfig({ fast: 9, slow: 21 }), file: { path: adabtc }, ...options }, plugins ? { plugins } : {}))
 
+/**
+ * The SMA crossover's trades recomputed from the raw closes alone, in plain numbers: one order per signal
+ * (LONG buys `quoteAmount / close`, plus the short it reverses; SHORT the mirror; CLOSE flattens), filled at
+ * the signal candle's close moved by the slippage, the fee taken from realized P&L, average-cost accounting.
+ * A round trip runs from flat back to flat (a flip closes one and opens the next); a win has P&L > 0.
+ */
+const independentTrades = (
+  closes: ReadonlyArray<number>,
+  p: { readonly fast: number; readonly slow: number; readonly quoteAmount: number; readonly feeBps: number; readonly slippageBps: number }
+) => {
+  let quantity = 0
+  let average = 0
+  let realized = 0
+  let tripStart = 0
+  const result = { fills: 0, roundTrips: 0, wins: 0, realized: 0, unrealized: 0 }
+  for (const { direction, index } of expectedSmaSignals(closes, p.fast, p.slow)) {
+    const close = closes[index]!
+    const size = Math.floor((p.quoteAmount / close) * 1e6 + 1e-7) / 1e6
+    const target = direction === "CLOSE" ? 0 : direction === "LONG" ? (quantity < 0 ? 0 : quantity) + size : (quantity > 0 ? 0 : quantity) - size
+    const delta = target - quantity
+    if (Math.abs(delta) < 1e-12) continue
+    const price = close * (delta > 0 ? 1 + p.slippageBps / 1e4 : 1 - p.slippageBps / 1e4)
+    const before = quantity
+    const realizedBefore = realized
+    if (before === 0 || Math.sign(before) === Math.sign(delta)) {
+      average = (Math.abs(before) * average + Math.abs(delta) * price) / (Math.abs(before) + Math.abs(delta))
+    } else {
+      const closing = Math.min(Math.abs(delta), Math.abs(before))
+      realized += closing * (price - average) * Math.sign(before)
+      if (Math.abs(delta) > Math.abs(before)) average = price
+    }
+    realized -= Math.abs(delta) * price * (p.feeBps / 1e4)
+    quantity = Math.abs(target) < 1e-12 ? 0 : target
+    result.fills++
+    if (before !== 0 && Math.sign(quantity) !== Math.sign(before)) {
+      result.roundTrips++
+      if (realized - tripStart > 0) result.wins++
+    }
+    if (quantity !== 0 && Math.sign(quantity) !== Math.sign(before)) tripStart = before === 0 ? realizedBefore : realized
+  }
+  result.realized = realized
+  result.unrealized = quantity * (closes[closes.length - 1]! - average)
+  return result
+}
+
 describe("backtest", () => {
   it.live("ADABTC 1m through the engine with SMA 9/21: the signals match an independent computation, every order fills", () =>
     Effect.gen(function*() {
@@ -79,6 +126,24 @@ describe("backtest", () => {
       expect(report.candlesPerSecond).toBeGreaterThan(0)
     }), 60_000)
 
+  for (const file of [adabtc, xrpeth]) {
+    it.live(`${basename(file)}: round trips, win rate and P&L match an independent replay of the SMA trades on the raw closes`, () =>
+      Effect.gen(function*() {
+        const rec = recorder()
+        const report = yield* run({ file: { path: file } }, rec.layer)
+        const closes = rec.of("CandleClosed").map((e) => e.payload.close)
+        const expected = independentTrades(closes, { fast: 9, slow: 21, quoteAmount: 100, feeBps: 10, slippageBps: 5 })
+        expect(expected.fills).toBeGreaterThan(10)
+        expect(expected.roundTrips).toBeGreaterThan(5)
+        expect([report.fills, report.roundTrips, report.wins]).toEqual([expected.fills, expected.roundTrips, expected.wins])
+        expect(report.winRate).toBeCloseTo(expected.wins / expected.roundTrips, 12)
+        const close = (actual: string, wanted: number) => expect(Math.abs(Number(actual) - wanted)).toBeLessThan(1e-9 * Math.max(1, Math.abs(wanted)))
+        close(report.realizedPnl, expected.realized)
+        close(report.unrealizedPnl, expected.unrealized)
+        close(report.totalPnl, expected.realized + expected.unrealized)
+      }), 60_000)
+  }
+
   it.live("the CLI: `backtest --candles <file>` prints the report, writes --report-json and exits 0", () =>
     Effect.gen(function*() {
       const json = join(mkdtempSync(join(tmpdir(), "backtest-")), "report.json")
@@ -93,6 +158,24 @@ describe("backtest", () => {
       const report = JSON.parse(readFileSync(json, "utf8"))
       expect([report.symbol, report.candles, report.dropped]).toEqual(["ADABTC", 1440, 0])
     }), 60_000)
+
+  it("the CLI: --report writes a self-contained HTML page with the equity curve that renders in headless Chromium", async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "backtest-html-"))
+    const html = join(dir, "report.html")
+    const run = await runCli(["backtest", "--candles", adabtc, "--fast", "9", "--slow", "21", "--report", html, "--log-level", "none"])
+    expect(run.code).toBe(0)
+    const page = readFileSync(html, "utf8")
+    expect(page).toContain("Backtest ADABTC 1m")
+    expect(page).toContain("Equity")
+    expect(page).toMatch(/<svg[^>]*>[\s\S]*<path/)
+    expect(page).toMatch(/win rate/i)
+    expect(page).not.toMatch(/(src|href)\s*=\s*"(https?:)?\/\//)
+    const skip = chromiumSkipReason()
+    ctx.skip(skip !== undefined, skip)
+    const png = join(dir, "report.png")
+    await screenshot(html, png, { width: 1100, height: 1600, timeoutMs: 30_000 })
+    expect(looksBlank(analyse(png))).toBe(false)
+  }, 90_000)
 
   it.live("the CLI: a missing file exits 2 naming --candles", () =>
     Effect.gen(function*() {
