@@ -1,10 +1,10 @@
 import { Command, Options } from "@effect/cli"
 import { Config, Effect, Option } from "effect"
 import { defaultFilename as defaultJournal } from "../layers/SqliteJournal.js"
+import { reportFlags, seriesFlags, tradingFlags } from "./backtestCommand.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Logging from "./Logging.js"
 import { replay } from "./Replay.js"
-import { runFlags } from "./RunOptions.js"
 
 const replayFlags = {
   journal: Options.text("journal").pipe(
@@ -13,33 +13,15 @@ const replayFlags = {
       `The event log to replay: a journal recorded by trading-bus run --record (env TRADING_BUS_JOURNAL, default ${defaultJournal}); it is only read`
     )
   ),
-  symbol: Options.text("symbol").pipe(
-    Options.optional,
-    Options.withDescription("The recorded symbol to replay (needed when the log holds several)")
-  ),
-  interval: Options.text("interval").pipe(
-    Options.optional,
-    Options.withDescription("The recorded interval to replay (needed when the log holds several for the symbol)")
-  ),
-  strategy: runFlags.strategy,
-  fast: runFlags.fast,
-  slow: runFlags.slow,
+  ...seriesFlags({
+    symbol: "The recorded symbol to replay (needed when the log holds several)",
+    interval: "The recorded interval to replay (needed when the log holds several for the symbol)"
+  }),
   strict: Options.boolean("strict").pipe(
     Options.withDescription("Stop at the first recorded candle out of order (by default it is logged and skipped)")
   ),
-  reportJson: Options.text("report-json").pipe(
-    Options.optional,
-    Options.withDescription("Write the backtest report of the replay as JSON to this file")
-  ),
-  report: Options.text("report").pipe(
-    Options.optional,
-    Options.withDescription("Write the backtest report of the replay as a self-contained HTML page to this file")
-  ),
-  quoteAmount: runFlags.quoteAmount,
-  maxPositionNotional: runFlags.maxPositionNotional,
-  maxOpenOrders: runFlags.maxOpenOrders,
-  feeBps: runFlags.feeBps,
-  slippageBps: runFlags.slippageBps
+  ...reportFlags,
+  ...tradingFlags
 }
 
 /** The candle reader's setting, as this command's flag: the file is `--journal`. */
