@@ -25,7 +25,7 @@ import { ConfigurationError } from "./ConfigurationError.js"
 import * as Dashboard from "./Dashboard.js"
 import { runPage } from "./ReportPages.js"
 import type { RunConfig } from "./RunOptions.js"
-import { makeTimeline, sampleOf } from "./RunTimeline.js"
+import { makeTimeline, sampleOf, sampler } from "./RunTimeline.js"
 import { candleCount, formatSummary, type RunSummary, type Snapshot, statusLine, summarize } from "./Summary.js"
 
 /** Candles from the embedded simulator, through the same Binance collector the live engine uses. */
@@ -199,7 +199,7 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
     const started = yield* Clock.currentTimeMillis
     let context: Context.Context<EventBus | EngineStats | MarketData | Portfolio> | undefined
     let summary: RunSummary | undefined
-    // --report: the run sampled every 250 ms (the timeline thins itself on long runs)
+    // --report: the run sampled every 250 ms, queue sizes every 50 ms (the timeline thins itself on long runs)
     const timeline = config.report === undefined ? undefined : makeTimeline()
     const report = Effect.suspend(() => {
       if (context === undefined) return Effect.void
@@ -254,8 +254,8 @@ export const runEngine = (config: RunConfig, extras: EngineExtras = {}) =>
             : statusLoop(built, config.statusInterval)
         )
         if (timeline !== undefined) {
-          const sample = Effect.map(Effect.zip(snapshot(built), Clock.currentTimeMillis), ([s, t]) => timeline.add(sampleOf(s, t)))
-          yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced("250 millis")))
+          const bus = Context.get(built, EventBus)
+          yield* Effect.forkScoped(sampler(timeline, bus.stats, snapshot(built), { pollMillis: 50, pollsPerSample: 5 }))
         }
         yield* Option.match(config.duration, { onNone: () => Effect.never, onSome: Effect.sleep })
       })

@@ -101,7 +101,7 @@ export const runPage = (summary: RunSummary, samples: ReadonlyArray<TimelineSamp
         series: [series("equity", (s) => s.equity), series("realized", (s) => s.realized)]
       },
       {
-        title: `Queue depths (capacity ${queueNames.map((q) => `${q} ${meta.capacities[q]}`).join(", ")})`,
+        title: `Queue depths, the highest in each 250 ms (capacity ${queueNames.map((q) => `${q} ${meta.capacities[q]}`).join(", ")})`,
         unit: "events",
         kind: "step",
         series: queueNames.map((q) => series(q, (s) => s.sizes[q]))

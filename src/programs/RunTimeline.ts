@@ -1,5 +1,6 @@
-import { BigDecimal } from "effect"
+import { BigDecimal, Clock, Duration, Effect, Schedule } from "effect"
 import { queueNames, type QueueName } from "../domain/BusEvent.js"
+import type { BusStats } from "../services/EventBus.js"
 import type { Snapshot } from "./Summary.js"
 
 /** What a run looked like at one moment, for `run --report`. */
@@ -15,11 +16,12 @@ export interface TimelineSample {
   readonly dropped: number
 }
 
-export const sampleOf = (s: Snapshot, t: number): TimelineSample => {
+/** `peaks`: the largest size of each queue seen since the last sample (else the size now). */
+export const sampleOf = (s: Snapshot, t: number, peaks?: Readonly<Record<QueueName, number>>): TimelineSample => {
   const sizes = { data: 0, signal: 0, order: 0 }
   let processed = 0
   for (const q of queueNames) {
-    sizes[q] = s.bus[q].size
+    sizes[q] = Math.max(s.bus[q].size, peaks?.[q] ?? 0)
     processed += s.bus[q].processed
   }
   const realized = BigDecimal.unsafeToNumber(s.pnl.realized)
@@ -62,3 +64,25 @@ export const makeTimeline = (maxSamples = 20_000) => {
 }
 
 export type Timeline = ReturnType<typeof makeTimeline>
+
+/**
+ * Samples a run for its report: the queues' sizes every `pollMillis` (a queue fills and empties between two
+ * samples), the rest every `pollsPerSample` polls, with the largest sizes seen since the last sample.
+ */
+export const sampler = (
+  timeline: Timeline,
+  stats: Effect.Effect<BusStats>,
+  snapshot: Effect.Effect<Snapshot>,
+  options: { readonly pollMillis: number; readonly pollsPerSample: number }
+) => {
+  const peaks = { data: 0, signal: 0, order: 0 }
+  let polls = 0
+  const poll = Effect.gen(function*() {
+    const now = yield* stats
+    for (const q of queueNames) peaks[q] = Math.max(peaks[q], now[q].size)
+    if (++polls % options.pollsPerSample !== 0) return
+    timeline.add(sampleOf(yield* snapshot, yield* Clock.currentTimeMillis, peaks))
+    for (const q of queueNames) peaks[q] = 0
+  })
+  return Effect.repeat(poll, Schedule.spaced(Duration.millis(options.pollMillis)))
+}

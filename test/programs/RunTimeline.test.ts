@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest"
-import { makeTimeline, type TimelineSample } from "../../src/programs/RunTimeline.js"
+import { describe, expect, it } from "@effect/vitest"
+import { BigDecimal, Effect, Fiber, TestClock } from "effect"
+import { makeTimeline, sampler, type TimelineSample } from "../../src/programs/RunTimeline.js"
+import type { Snapshot } from "../../src/programs/Summary.js"
+import type { BusStats } from "../../src/services/EventBus.js"
 
 const sample = (t: number): TimelineSample => ({
   t,
@@ -29,4 +32,29 @@ describe("RunTimeline", () => {
     const gaps = new Set(ts.slice(1, -1).map((t, i) => t - ts[i]!))
     expect(gaps.size).toBe(1)
   })
+
+  it.effect("the report's queue depths are the highest sizes polled between two samples, not the size at the sample", () =>
+    Effect.gen(function*() {
+      const lane = (size: number) => ({ size, capacity: 100, dropped: 0, processed: 0, failed: 0 })
+      const stats = (data: number, order: number): BusStats => ({ data: lane(data), signal: lane(0), order: lane(order) })
+      const polled = [stats(3, 0), stats(40, 1), stats(7, 9), stats(0, 2), stats(0, 0), stats(5, 0)]
+      let next = 0
+      const zero = BigDecimal.fromBigInt(0n)
+      const snapshot = {
+        bus: stats(0, 0),
+        engine: { candles: {}, signals: 0, orders: 0, fills: 0, rejected: 0, errors: 0 },
+        collector: { connected: true, messages: 0, malformed: 0, reconnects: 0, backfilled: 0 },
+        positions: [],
+        pnl: { realized: BigDecimal.unsafeFromString("1.5"), unrealized: zero }
+      } as unknown as Snapshot // only the bus and the P&L are sampled
+      const timeline = makeTimeline()
+      const fiber = yield* Effect.fork(
+        sampler(timeline, Effect.sync(() => polled[next++ % polled.length]!), Effect.succeed(snapshot), { pollMillis: 50, pollsPerSample: 5 })
+      )
+      yield* TestClock.adjust("250 millis")
+      yield* Fiber.interrupt(fiber)
+      const [first, ...rest] = timeline.all()
+      expect(rest).toEqual([])
+      expect(first).toMatchObject({ sizes: { data: 40, signal: 0, order: 9 }, equity: 1.5, realized: 1.5 })
+    }))
 })
