@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { queueNames } from "../domain/BusEvent.js"
+import { type BusEvent, queueNames } from "../domain/BusEvent.js"
 import { EventBusHooks } from "../services/EventBusHooks.js"
 import { Journal } from "../services/Journal.js"
 
@@ -17,9 +17,18 @@ export interface JournalHooksOptions {
  * The bus's hooks for a write-ahead journal of the `order` queue: each event
  * is appended, committed, before it enters the queue (a journal failure
  * fails the publish, and nothing is enqueued), and marked done once its
- * handlers ran. With `record`, the other queues' events are appended too, as
+ * handlers ran. An order event one of whose handlers failed (a handler wrapped
+ * in `RetryingHandlers` fails only when even its dead letter could not be
+ * stored, as on a full disk) stays pending: the next start publishes it
+ * again, and the broker's idempotency check keeps it from executing twice.
+ * With `record`, the other queues' events are appended too, as
  * done. Provide it to `MemoryEventBus.layer` (build it before the bus).
  */
+const keptPending = (event: BusEvent) =>
+  Effect.logWarning(
+    `${event.type} ${event.id}: a handler failed on it and it is not in the dead letters: it stays pending in the journal and will be published again at the next start`
+  ).pipe(Effect.annotateLogs({ eventType: event.type, eventId: event.id, queue: "order" }))
+
 export const layerWith = (options: JournalHooksOptions = {}): Layer.Layer<EventBusHooks, never, Journal> =>
   Layer.effect(
     EventBusHooks,
@@ -31,7 +40,12 @@ export const layerWith = (options: JournalHooksOptions = {}): Layer.Layer<EventB
         recoverable: ["order"],
         beforeEnqueue: (event, queue) =>
           Effect.orDie(queue === "order" ? journal.append(event, queue) : journal.append(event, queue, done)),
-        afterHandled: (event, queue) => queue === "order" ? Effect.orDie(journal.markDone(event.id)) : Effect.void
+        afterHandled: (event, queue, { failed }) =>
+          queue !== "order"
+            ? Effect.void
+            : failed
+            ? keptPending(event)
+            : Effect.orDie(journal.markDone(event.id))
       })
     })
   )

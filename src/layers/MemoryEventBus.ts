@@ -22,7 +22,7 @@ const makeLanes = (config: ResolvedEventBusConfig) =>
     const hooksOf = (queue: QueueName): LaneHooks | undefined => {
       if (hooks._tag === "None" || !hooks.value.queues.includes(queue)) return undefined
       const { afterHandled, beforeEnqueue } = hooks.value
-      return { beforeEnqueue: (e) => beforeEnqueue(e, queue), afterHandled: (e) => afterHandled(e, queue) }
+      return { beforeEnqueue: (e) => beforeEnqueue(e, queue), afterHandled: (e, failed) => afterHandled(e, queue, { failed }) }
     }
     return yield* Effect.all({
       data: makeLane("data", "slide", config.dataCapacity, hooksOf("data"), config.metrics, config.tracing),

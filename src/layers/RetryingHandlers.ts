@@ -3,6 +3,7 @@ import { type BusEvent, BusEventSchema, type EventType, makeEvent, type QueueNam
 import * as Metrics from "../domain/Metrics.js"
 import { DeadLetters } from "../services/DeadLetters.js"
 import { type EventHandler, EventBus } from "../services/EventBus.js"
+import type { JournalError } from "../services/Journal.js"
 import { summarize } from "./internal/summarize.js"
 
 export interface RetryOptions {
@@ -47,7 +48,9 @@ const invoke = <T extends EventType>(handler: EventHandler<T>, event: BusEvent<T
  * well below it; the defaults sum to about 1.5 s), and once the retries are
  * exhausted stores the event in the dead letters (when a `DeadLetters` is in
  * the context; otherwise the encoded event is logged), logs the Cause at
- * error level and publishes an `Error` event. The wrapped handler never fails.
+ * error level and publishes an `Error` event. The wrapped handler fails only
+ * when the dead letter could not be stored (a full disk): the bus then counts
+ * the failure, and a journal keeps the event pending for the next start.
  *
  * The retries run inside the handler call, so they hold back later events of
  * the same queue (keeping their order) and never the other queues, each of
@@ -65,12 +68,16 @@ export const makeRetrying = Effect.gen(function*() {
       const { name, queue } = options
       const pretty = Cause.pretty(cause)
       lettersTotal(name).unsafeUpdate(1, [])
+      let unstored: JournalError | undefined
       const stored = Option.isNone(deadLetters)
         ? Effect.succeed<string>("no dead-letter store: the event is logged here")
         : deadLetters.value.add({ handler: name, queue, attempts, cause: pretty, event, failedAt: yield* Clock.currentTimeMillis })
           .pipe(
             Effect.map((id) => `dead letter #${id}`),
-            Effect.catchAll((error) => Effect.succeed(`the dead letter could not be stored (${error.message})`))
+            Effect.catchAll((error) => {
+              unstored = error
+              return Effect.succeed(`the dead letter could not be stored (${error.message})`)
+            })
           )
       const where = yield* stored
       const message = `${name} failed on ${event.type} ${event.id} after ${attempts} attempts: ${summarize(cause)}; ${where}`
@@ -87,6 +94,8 @@ export const makeRetrying = Effect.gen(function*() {
         Effect.flatMap((error) => bus.publish(error)),
         Effect.catchAllCause((publishCause) => Effect.logError(`cannot publish the Error event of ${name}`, publishCause))
       )
+      // kept nowhere: the handler fails, so that a journal keeps the event to be recovered (see JournalHooks)
+      if (unstored !== undefined) return yield* Effect.fail(unstored)
     })
 
   return <T extends EventType>(handler: EventHandler<T>, options: RetryingHandlerOptions): EventHandler<T> => {

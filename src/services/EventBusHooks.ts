@@ -20,6 +20,9 @@ export class EventBusHooks extends Context.Tag("trading-bus/EventBusHooks")<Even
    * If it fails or dies, the publish dies with it and nothing is enqueued.
    */
   readonly beforeEnqueue: (event: BusEvent, queue: QueueName) => Effect.Effect<void>
-  /** Runs after all of an event's handlers ran (successfully or not), in the processor's fiber. */
-  readonly afterHandled: (event: BusEvent, queue: QueueName) => Effect.Effect<void>
+  /**
+   * Runs after all of an event's handlers ran, in the processor's fiber; `failed` when one of them failed, died
+   * or timed out (a write-ahead journal keeps such an event to be recovered).
+   */
+  readonly afterHandled: (event: BusEvent, queue: QueueName, outcome: { readonly failed: boolean }) => Effect.Effect<void>
 }>() {}

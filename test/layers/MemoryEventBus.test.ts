@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
-import { makeEvent, makeEventAt } from "../../src/domain/BusEvent.js"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
+import { type BusEvent, makeEvent, makeEventAt } from "../../src/domain/BusEvent.js"
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../src/domain/Errors.js"
 import * as MemoryEventBus from "../../src/layers/MemoryEventBus.js"
 import { EventBus } from "../../src/services/EventBus.js"
@@ -334,6 +334,37 @@ describe("MemoryEventBus", () => {
         yield* settle
         expect(trace).toEqual(["before OrderCreated", "candle", "handler 1", "handler 2", "after OrderCreated"])
       }))
+
+    it.effect("afterHandled is told whether one of the event's handlers failed, died or timed out", () =>
+      Effect.gen(function*() {
+        const outcomes: Array<string> = []
+        const hooks = Layer.succeed(EventBusHooks, {
+          queues: ["order"],
+          beforeEnqueue: () => Effect.void,
+          afterHandled: (e, _queue, { failed }) =>
+            Effect.sync(() => outcomes.push(`${(e as BusEvent<"OrderCreated">).payload.clientOrderId} ${failed ? "failed" : "ok"}`))
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const { bus } = yield* openBus({ handlerTimeout: "1 second" }).pipe(Effect.provide(hooks))
+          yield* bus.subscribe("OrderCreated", (e) => {
+            switch (e.payload.clientOrderId) {
+              case "fails":
+                return Effect.fail("no")
+              case "dies":
+                return Effect.die(new Error("boom"))
+              case "hangs":
+                return Effect.never
+              default:
+                return Effect.void
+            }
+          })
+          yield* bus.subscribe("OrderCreated", () => Effect.void)
+          yield* bus.publishAll(["ok", "fails", "ok2", "dies", "hangs", "ok3"].map(created))
+          yield* TestClock.adjust("2 seconds")
+          yield* settle
+        }))
+        expect(outcomes).toEqual(["ok ok", "fails failed", "ok2 ok", "dies failed", "hangs failed", "ok3 ok"])
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
 
     it.scoped("a failing beforeEnqueue fails the publish and enqueues nothing", () =>
       Effect.gen(function*() {

@@ -53,7 +53,9 @@ export interface Lane {
   timedOut: boolean
   /** The EventBusHooks, when this queue has them. */
   readonly beforeEnqueue: ((event: BusEvent) => Effect.Effect<void>) | undefined
-  readonly afterHandled: ((event: BusEvent) => Effect.Effect<void>) | undefined
+  readonly afterHandled: ((event: BusEvent, failed: boolean) => Effect.Effect<void>) | undefined
+  /** `failed` when the event in hand reached its first handler: more now means one of its handlers failed. */
+  failedBefore: number
   /** The queue's Effect metrics, unless the bus runs with `metrics: false`. */
   readonly metrics: LaneMetrics | undefined
   /** Each handler call runs in a `trading-bus.handler` span (the bus's `tracing` setting). */
@@ -62,7 +64,7 @@ export interface Lane {
 
 export interface LaneHooks {
   readonly beforeEnqueue: (event: BusEvent) => Effect.Effect<void>
-  readonly afterHandled: (event: BusEvent) => Effect.Effect<void>
+  readonly afterHandled: (event: BusEvent, failed: boolean) => Effect.Effect<void>
 }
 
 export const makeLane = (
@@ -101,6 +103,7 @@ export const makeLane = (
       timedOut: false,
       beforeEnqueue: hooks?.beforeEnqueue,
       afterHandled: hooks?.afterHandled,
+      failedBefore: 0,
       metrics: metrics ? makeLaneMetrics(name) : undefined,
       tracing
     }

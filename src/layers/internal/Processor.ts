@@ -96,6 +96,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
         }
         lane.index = 0
         lane.handlerIndex = 0
+        lane.failedBefore = lane.failed
         lane.handlers = registry.get(lane.batch[0]!.type) ?? noHandlers
         if (!lane.watching) {
           lane.watching = true
@@ -136,7 +137,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       }
       if (lane.afterHandled !== undefined) {
         // a failing hook must not crash the processor into retrying the same event forever
-        yield* Effect.catchAllCause(lane.afterHandled(event), (cause) =>
+        yield* Effect.catchAllCause(lane.afterHandled(event, lane.failed > lane.failedBefore), (cause) =>
           Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
         if (metrics !== undefined) mark = performance.now()
       }
@@ -150,6 +151,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       }
       lane.index++
       lane.handlerIndex = 0
+      lane.failedBefore = lane.failed
       if (lane.index < lane.batch.length) lane.handlers = registry.get(lane.batch[lane.index]!.type) ?? noHandlers
       settle(drain)
     }
