@@ -186,7 +186,7 @@ ${report.split("\n\n")[1]}
 
 ${report.split("\n\n")[2]}
 
-Heap per queued event is the bus's own cost (the queue's list node and bookkeeping), measured with
+Heap per queued event is the bus's own cost (its ring-buffer slot and bookkeeping), measured with
 \`--expose-gc\` as the heap growth from publishing pre-built events behind a handler that has not returned.
 
 ## The cost of metrics
