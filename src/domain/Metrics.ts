@@ -66,6 +66,29 @@ export const labelled = <M extends AnyMetric>(metric: M, ...labelNames: Readonly
   }
 }
 
+/**
+ * Recorders that count on a hot path in plain numbers and add them to the
+ * Effect metrics in bulk (the bus: see LaneMetrics) register here, so that
+ * a reader can bring the registry up to date first: `flushPending` runs
+ * them all. `PrometheusExporter.scrape` does; a reader of
+ * `Metric.snapshot` that does not (an OpenTelemetry exporter) sees the
+ * values as of the recorders' own periodic flush (the bus: every second).
+ */
+const pendingFlushers = new Set<() => void>()
+
+/** Registers a flusher; the returned function unregisters it. */
+export const registerFlusher = (flush: () => void): () => void => {
+  pendingFlushers.add(flush)
+  return () => {
+    pendingFlushers.delete(flush)
+  }
+}
+
+/** Adds everything recorded but not yet flushed to the Effect metrics. */
+export const flushPending = (): void => {
+  for (const flush of pendingFlushers) flush()
+}
+
 // The bus (recorded by MemoryEventBus)
 
 export const queueSize = gauge("trading_bus_queue_size", "Events waiting in a bus queue.")

@@ -7,6 +7,7 @@ import {
   resolveEventBusConfig,
   type ResolvedEventBusConfig
 } from "../domain/EventBusConfig.js"
+import * as Metrics from "../domain/Metrics.js"
 import { EventBus, type EventHandler, type SubscribeOptions } from "../services/EventBus.js"
 import { EventBusHooks } from "../services/EventBusHooks.js"
 import { beginClosing, type Drain, makeDrain, settle } from "./internal/Drain.js"
@@ -15,6 +16,9 @@ import { type ProcessorEnv, supervise, watchdog } from "./internal/Processor.js"
 import { reportUnhandled } from "./internal/Unhandled.js"
 
 type Lanes = { readonly [Q in QueueName]: Lane }
+
+/** How stale the bus's counters may be in Effect's metric registry for a reader that does not flush them first. */
+export const metricsFlushInterval = Duration.seconds(1)
 
 const makeLanes = (config: ResolvedEventBusConfig) =>
   Effect.gen(function*() {
@@ -154,6 +158,25 @@ const make = (config: ResolvedEventBusConfig) =>
       handlerTimeoutMillis: Duration.toMillis(config.handlerTimeout)
     }
 
+    // The per-event counters are plain numbers on the lanes until flushed into the Effect metrics: on every
+    // `PrometheusExporter.scrape` (through the registered flusher), on `stats`, every second for any other reader
+    // of the registry, and when the bus closes.
+    const flushMetrics = () => {
+      for (const q of queueNames) lanes[q].metrics?.flush()
+    }
+    if (config.metrics) {
+      const unregister = Metrics.registerFlusher(flushMetrics)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          unregister()
+          flushMetrics()
+        })
+      )
+      yield* Effect.forkScoped(
+        Effect.forever(Effect.zipRight(Effect.sleep(metricsFlushInterval), Effect.sync(flushMetrics)))
+      )
+    }
+
     const fibers = yield* Effect.forEach(
       queueNames,
       (q) => Effect.all([Effect.forkScoped(supervise(lanes[q], env)), Effect.forkScoped(watchdog(lanes[q], env))]),
@@ -198,9 +221,10 @@ const make = (config: ResolvedEventBusConfig) =>
           const existing = registry.get(type) ?? []
           const name = options?.name ?? `${type}#${++subscriptions}`
           // copy on write: a processor iterating a snapshot never sees it change
-          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType> }])
+          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType>, timers: [] }])
         }),
       stats: Effect.sync(() => {
+        flushMetrics()
         const of = (lane: Lane) => ({
           size: queuedSize(lane),
           capacity: lane.capacity,

@@ -1,4 +1,5 @@
 import { Effect, Metric, MetricKeyType, type MetricPair, MetricState, Option } from "effect"
+import { flushPending } from "../domain/Metrics.js"
 
 /**
  * Effect's metrics in the Prometheus text exposition format 0.0.4, written
@@ -139,6 +140,9 @@ export const render = (
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`
 }
 
-/** The global registry, rendered now. */
+/** The global registry, rendered now (after adding what recorders hold unflushed: see `Metrics.flushPending`). */
 export const scrape = (options: RenderOptions = {}): Effect.Effect<string> =>
-  Effect.map(Metric.snapshot, (snapshot) => render(snapshot, options))
+  Effect.suspend(() => {
+    flushPending()
+    return Effect.map(Metric.snapshot, (snapshot) => render(snapshot, options))
+  })

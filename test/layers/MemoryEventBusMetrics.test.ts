@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Metric, TestClock } from "effect"
 import { makeEventAt } from "../../src/domain/BusEvent.js"
+import { eventsProcessedTotal, eventsPublishedTotal, labelled } from "../../src/domain/Metrics.js"
 import { scrape } from "../../src/layers/PrometheusExporter.js"
 import { candle, openBus, order, settle } from "../support/fixtures.js"
 import { parse, valueOf } from "../support/Prometheus.js"
@@ -58,6 +59,56 @@ describe("MemoryEventBus metrics", () => {
       yield* Deferred.succeed(release, undefined)
       yield* waiting.await
       expect(count(yield* read) - count(before)).toBe(1)
+    }))
+
+  it.scoped("counts events still queued as published at a scrape", () =>
+    Effect.gen(function*() {
+      const published = (families: typeof before) =>
+        valueOf(families, "trading_bus_events_published_total", { queue: "order", type: "OrderCancelled" }) ?? 0
+      const processed = (families: typeof before) =>
+        valueOf(families, "trading_bus_events_processed_total", { queue: "order", type: "OrderCancelled" }) ?? 0
+      const before = yield* read
+      const { bus } = yield* openBus({ metrics: true })
+      const release = yield* Deferred.make<void>()
+      yield* bus.subscribe("OrderCancelled", () => Deferred.await(release), { name: "metrics-test-queued" })
+      yield* bus.publishAll([1, 2, 3].map(() => makeEventAt("OrderCancelled", order("queued"), 0)))
+      yield* settle
+      const during = yield* read
+      expect(published(during) - published(before)).toBe(3)
+      expect(processed(during) - processed(before)).toBe(0)
+      yield* Deferred.succeed(release, undefined)
+      yield* settle
+      expect(processed(yield* read) - processed(before)).toBe(3)
+    }))
+
+  it.scoped("brings Effect's registry up to date every second, on stats and on close, for readers that do not scrape", () =>
+    Effect.gen(function*() {
+      // read straight from Effect's registry, as an OpenTelemetry exporter does: no flush first
+      const published = Effect.map(
+        Metric.value(labelled(eventsPublishedTotal, "queue", "type")("order", "OrderPlaced")),
+        (s) => s.count
+      )
+      const processed = Effect.map(
+        Metric.value(labelled(eventsProcessedTotal, "queue", "type")("order", "OrderPlaced")),
+        (s) => s.count
+      )
+      const published0 = yield* published
+      const processed0 = yield* processed
+      const { bus, close } = yield* openBus({ metrics: true })
+      yield* bus.subscribe("OrderPlaced", () => Effect.void, { name: "metrics-test-flush" })
+      yield* bus.publishAll([1, 2, 3].map(() => makeEventAt("OrderPlaced", order("flush"), 0)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      expect(yield* published).toBe(published0 + 3)
+      expect(yield* processed).toBe(processed0 + 3)
+      yield* bus.publish(makeEventAt("OrderPlaced", order("flush"), 0))
+      yield* settle
+      yield* bus.stats
+      expect(yield* published).toBe(published0 + 4)
+      yield* bus.publish(makeEventAt("OrderPlaced", order("flush"), 0))
+      yield* close
+      expect(yield* published).toBe(published0 + 5)
+      expect(yield* processed).toBe(processed0 + 5)
     }))
 
   it.scoped("records nothing with metrics off (the library default)", () =>

@@ -22,19 +22,79 @@ const failuresBy = labelled(handlerFailuresTotal, "queue", "handler")
 const durationBy = labelled(handlerDurationSeconds, "queue", "handler")
 const waitBy = labelled(publishWaitSeconds, "queue")
 
+/** Each queue's slot in `HandlerTimers`. */
+const slotOf: { readonly [Q in QueueName]: number } = { data: 0, signal: 1, order: 2 }
+
 /**
- * One queue's metrics, with each labelled metric looked up once and then
- * updated through its cached hook: a Map lookup and an addition per event.
+ * A handler's duration histogram on each queue (by `slotOf`), looked up at
+ * its first call on that queue and kept with the subscription: no lookup
+ * per call.
+ */
+export type HandlerTimers = Array<Histogram | undefined>
+
+/** A handler as the metrics see it (a `Subscription`). */
+export interface TimedHandler {
+  readonly name: string
+  readonly timers: HandlerTimers
+}
+
+/** Events of one type counted and not yet added to their counter. */
+interface Tally {
+  readonly type: EventType
+  readonly counter: Counter
+  pending: number
+}
+
+/**
+ * Per-type counts in plain numbers: counting is a comparison and an
+ * increment (the last type counted is kept at hand), `flush` adds them to
+ * the Effect counters. A queue carries a handful of event types, so a list
+ * searched on a change of type is enough.
+ */
+const makeTallies = (counterOf: (type: EventType) => Counter) => {
+  const all: Array<Tally> = []
+  let last: Tally = { type: "" as EventType, counter: undefined as never, pending: 0 }
+  const find = (type: EventType): Tally => {
+    for (const tally of all) if (tally.type === type) return tally
+    const tally: Tally = { type, counter: counterOf(type), pending: 0 }
+    all.push(tally)
+    return tally
+  }
+  return {
+    add: (type: EventType): void => {
+      if (last.type !== type) last = find(type)
+      last.pending++
+    },
+    flush: (): void => {
+      for (const tally of all) {
+        if (tally.pending > 0) {
+          tally.counter.unsafeUpdate(tally.pending, noTags)
+          tally.pending = 0
+        }
+      }
+    }
+  }
+}
+
+/**
+ * One queue's metrics. The per-event counters (published, processed,
+ * dropped) are counted in plain numbers and added to the Effect counters by
+ * `flush`: the bus flushes every second, when its stats are read, when it
+ * closes, and before every `PrometheusExporter.scrape` (`Metrics.flushPending`).
+ * Histograms and the failure counter are updated on every call, through
+ * hooks looked up once.
  */
 export interface LaneMetrics {
   readonly published: (type: EventType) => void
-  readonly processed: (type: EventType, count: number) => void
+  readonly processed: (type: EventType) => void
   readonly dropped: () => void
   readonly failed: (handler: string) => void
   /** Seconds one handler took on one event. */
-  readonly handled: (handler: string, seconds: number) => void
+  readonly handled: (handler: TimedHandler, seconds: number) => void
   /** Seconds a publisher waited for room. */
   readonly waited: (seconds: number) => void
+  /** Adds the counts not yet added to the Effect counters. */
+  readonly flush: () => void
 }
 
 const memo = <M>(make: (key: string) => M) => {
@@ -50,18 +110,30 @@ const memo = <M>(make: (key: string) => M) => {
 }
 
 export const makeLaneMetrics = (queue: QueueName): LaneMetrics => {
-  const published = memo((type): Counter => publishedBy(queue, type))
-  const processed = memo((type): Counter => processedBy(queue, type))
+  const published = makeTallies((type) => publishedBy(queue, type))
+  const processed = makeTallies((type) => processedBy(queue, type))
   const failures = memo((handler): Counter => failuresBy(queue, handler))
-  const durations = memo((handler): Histogram => durationBy(queue, handler))
-  const dropped = droppedBy(queue)
+  const slot = slotOf[queue]
+  const droppedCounter = droppedBy(queue)
+  let dropped = 0
   const wait = waitBy(queue)
   return {
-    published: (type) => published(type).unsafeUpdate(1, noTags),
-    processed: (type, count) => processed(type).unsafeUpdate(count, noTags),
-    dropped: () => dropped.unsafeUpdate(1, noTags),
+    published: published.add,
+    processed: processed.add,
+    dropped: () => {
+      dropped++
+    },
     failed: (handler) => failures(handler).unsafeUpdate(1, noTags),
-    handled: (handler, seconds) => durations(handler).unsafeUpdate(seconds, noTags),
-    waited: (seconds) => wait.unsafeUpdate(seconds, noTags)
+    handled: (handler, seconds) =>
+      (handler.timers[slot] ??= durationBy(queue, handler.name)).unsafeUpdate(seconds, noTags),
+    waited: (seconds) => wait.unsafeUpdate(seconds, noTags),
+    flush: () => {
+      published.flush()
+      processed.flush()
+      if (dropped > 0) {
+        droppedCounter.unsafeUpdate(dropped, noTags)
+        dropped = 0
+      }
+    }
   }
 }
