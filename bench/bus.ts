@@ -206,8 +206,9 @@ cost is per handler call: every call is timed (one clock read, the end of the pr
 observed in \`trading_bus_handler_duration_seconds\` (Effect's histogram has no bulk update). Measured alone on
 this machine: a \`performance.now()\` read 55-70 ns (70-90 ns through Node's \`performance\` global, an accessor the
 processor bypasses), the histogram update 50-65 ns (it also allocates a heap number for its sum). On a no-op
-handler that is about 15-20% of an event published one at a time (about 1 us each) but about 40% of one published
-with \`publishAll\` (about 250 ns each): the target is out of reach on the \`publishAll\` row as long as every call
+handler that is some 15-25% of an event published one at a time (about 1 us each; that row swings between runs:
+-18%, 21% and 33% in three runs of this version) but a steady 40% of one published with \`publishAll\` (about
+250 ns each): the target is out of reach on the \`publishAll\` row as long as every call
 is timed and observed on its own (sampling, or timing calls in groups, would reach it; neither is done).
 
 ## Targets
