@@ -234,6 +234,8 @@ describe("HtmlReport.render", () => {
     expect(valueAxis(0.0000298, 0.0000312).labels).toEqual(["0.0000295", "0.0000300", "0.0000305", "0.0000310", "0.0000315"])
     expect(valueAxis(-0.3, 0.2).labels).toEqual(["-0.3", "-0.2", "-0.1", "0.0", "0.1", "0.2"])
     expect(valueAxis(5, 5).ticks.length).toBeGreaterThan(1)
+    // all zero (an idle queue): from 0 up, never into negative depths
+    expect(valueAxis(0, 0)).toMatchObject({ min: 0, max: 1 })
     expect(formatValue(10_123.456789)).toBe("10,123.46")
     expect(formatValue(1.23456789)).toBe("1.2346")
     expect(formatValue(0.0000301234)).toBe("0.00003012")

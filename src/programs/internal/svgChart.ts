@@ -142,9 +142,9 @@ export interface ValueAxis {
 /** Ticks at multiples of 1, 2, 2.5 or 5 times a power of ten, the domain widened to whole steps. */
 export const valueAxis = (lo: number, hi: number, target = 5): ValueAxis => {
   if (!(hi - lo > Math.max(Math.abs(lo), Math.abs(hi)) * 1e-12 && hi - lo > 1e-300)) {
-    // flat (or nearly): a band around the value
+    // flat (or nearly): a band around the value; all zero (an idle queue, no P&L yet): 0 to 1, not into negatives
     const pad = Math.abs(lo) < 1e-290 ? 1 : Math.abs(lo) * 0.05
-    lo -= pad
+    if (Math.abs(lo) >= 1e-290) lo -= pad
     hi += pad
   }
   const { step, decimals } = niceStep(hi - lo, target)
