@@ -124,11 +124,11 @@ export interface EquityCurves {
 }
 
 /** Follows the equity curve and the round trips; subscribed after the engine, so its handlers run after the engine's. */
-const makeTracker = (capital: number) => {
+const makeTracker = (capital: number, keepCurves: boolean) => {
   let peak = 0
   let maxDrawdown = 0
   let maxDrawdownPct = 0
-  // the curves of the HTML report: one point per candle, at its close time
+  // the curves of the HTML report (kept only for one): one point per candle, at its close time
   const curves: EquityCurves = { time: [], equity: [], realized: [], close: [] }
   const observe = (equity: number) => {
     peak = Math.max(peak, equity)
@@ -160,10 +160,12 @@ const makeTracker = (capital: number) => {
       Effect.map(portfolio.pnl, (p) => {
         const equity = BigDecimal.unsafeToNumber(BigDecimal.sum(p.realized, p.unrealized))
         observe(equity)
-        curves.time.push(payload.closeTime)
-        curves.equity.push(equity)
-        curves.realized.push(BigDecimal.unsafeToNumber(p.realized))
-        curves.close.push(payload.close)
+        if (keepCurves) {
+          curves.time.push(payload.closeTime)
+          curves.equity.push(equity)
+          curves.realized.push(BigDecimal.unsafeToNumber(p.realized))
+          curves.close.push(payload.close)
+        }
       }), { name: "backtest-equity" })
     yield* bus.subscribe("OrderFilled", ({ payload }) =>
       Effect.map(portfolio.position(payload.symbol), (position) => {
@@ -231,7 +233,7 @@ export const backtest = (options: BacktestOptions, extras: BacktestExtras = {}) 
     const content = yield* CandleFile.read(options.file)
     const chunkSize = Math.max(1, options.chunkSize ?? 256)
     const capital = BigDecimal.unsafeToNumber(BigDecimal.unsafeFromString(options.config.quoteAmount))
-    const tracker = makeTracker(capital)
+    const tracker = makeTracker(capital, options.reportHtml !== undefined)
     const counter = { published: 0 }
     const lockstep = options.lockstep ?? true
     const engine = tracker.layer.pipe(
