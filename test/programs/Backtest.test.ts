@@ -10,7 +10,7 @@ import type { BusEvent } from "../../src/domain/BusEvent.js"
 import { backtest, type BacktestOptions } from "../../src/programs/Backtest.js"
 import { EventBus } from "../../src/services/EventBus.js"
 import { Portfolio } from "../../src/services/Portfolio.js"
-import { analyse, chromiumSkipReason, looksBlank, screenshot } from "../support/chromium.js"
+import { chromiumSkipReason, looksBlank, screenshotReport } from "../support/chromium.js"
 import { runCli } from "../support/cli.js"
 import { expectedSmaSignals } from "../support/fixtures.js"
 import { testRunConfig } from "../support/runConfig.js"
@@ -172,9 +172,7 @@ describe("backtest", () => {
     expect(page).not.toMatch(/(src|href)\s*=\s*"(https?:)?\/\//)
     const skip = chromiumSkipReason()
     ctx.skip(skip !== undefined, skip)
-    const png = join(dir, "report.png")
-    await screenshot(html, png, { width: 1100, height: 1600, timeoutMs: 30_000 })
-    expect(looksBlank(analyse(png))).toBe(false)
+    expect(looksBlank(await screenshotReport(html))).toBe(false)
   }, 90_000)
 
   it.live("the CLI: a missing file exits 2 naming --candles", () =>

@@ -199,3 +199,10 @@ export const NOT_BLANK = { minNonBackgroundFraction: 0.01, minDistinctColours: 1
 
 export const looksBlank = (a: PngAnalysis): boolean =>
   a.nonBackgroundFraction <= NOT_BLANK.minNonBackgroundFraction || a.distinctColours <= NOT_BLANK.minDistinctColours
+
+/** A report file as a person sees it: screenshotted beside itself (`.png`) at the reports' width, then analysed. */
+export const screenshotReport = async (htmlFile: string, height = 1600): Promise<PngAnalysis> => {
+  const png = htmlFile.replace(/\.html$/, "") + ".png"
+  await screenshot(htmlFile, png, { width: 1100, height, timeoutMs: 30_000 })
+  return analyse(png)
+}
