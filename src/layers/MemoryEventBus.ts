@@ -221,7 +221,7 @@ const make = (config: ResolvedEventBusConfig) =>
           const existing = registry.get(type) ?? []
           const name = options?.name ?? `${type}#${++subscriptions}`
           // copy on write: a processor iterating a snapshot never sees it change
-          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType>, timers: [] }])
+          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType>, tallies: [] }])
         }),
       stats: Effect.sync(() => {
         flushMetrics()

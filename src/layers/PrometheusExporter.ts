@@ -1,5 +1,5 @@
 import { Effect, Metric, MetricKeyType, type MetricPair, MetricState, Option } from "effect"
-import { flushPending } from "../domain/Metrics.js"
+import { assembleHistograms, flushPending } from "../domain/Metrics.js"
 
 /**
  * Effect's metrics in the Prometheus text exposition format 0.0.4, written
@@ -10,7 +10,8 @@ import { flushPending } from "../domain/Metrics.js"
  * Effect counters become `counter`, gauges `gauge`, histograms `histogram`
  * (cumulative `_bucket{le}`, `+Inf`, `_sum`, `_count`), summaries `summary`
  * (`{quantile}`, `_sum`, `_count`) and frequencies a `counter` with one
- * series per word, labelled `key`.
+ * series per word, labelled `key`. A `Metrics.CountedHistogram`'s counters
+ * are rendered as the one histogram they hold.
  */
 
 /** The Content-Type of the format. */
@@ -107,7 +108,7 @@ export const render = (
 ): string => {
   const prefix = options.prefix ?? defaultPrefix
   const families = new Map<string, Family>()
-  for (const { metricKey, metricState } of snapshot) {
+  for (const { metricKey, metricState } of assembleHistograms(snapshot)) {
     if (!metricKey.name.startsWith(prefix)) continue
     const type = typeOf(metricKey.keyType)
     if (type === undefined) continue

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, MetricBoundaries } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
 import * as Metrics from "../../src/domain/Metrics.js"
 import * as PrometheusExporter from "../../src/layers/PrometheusExporter.js"
 import { parse, samplesOf, valueOf } from "../support/Prometheus.js"
@@ -13,11 +13,25 @@ describe("PrometheusExporter", () => {
     Effect.gen(function*() {
       const handler = unique("handler")
       const failures = Metrics.labelled(Metrics.handlerFailuresTotal, "queue", "handler")("signal", handler)
-      const duration = Metrics.labelled(Metrics.handlerDurationSeconds, "queue", "handler")("signal", handler)
+      const wait = Metrics.labelled(Metrics.publishWaitSeconds, "queue")(handler)
       const size = Metrics.labelled(Metrics.queueSize, "queue")(handler)
       yield* Metric.incrementBy(failures, 3)
       yield* Metric.set(size, 42)
-      for (const seconds of [0.00002, 0.003, 0.003, 12, 100]) yield* Metric.update(duration, seconds)
+      // an Effect histogram
+      for (const seconds of [0.000002, 0.003, 0.003, 5, 100]) yield* Metric.update(wait, seconds)
+      // a counted histogram, added to in two parts
+      const bounds = Metrics.handlerDurationBoundaries
+      const countsOf = (observed: ReadonlyArray<number>) => {
+        const counts = new Array<number>(bounds.length + 1).fill(0)
+        for (const seconds of observed) {
+          const i = bounds.findIndex((b) => seconds <= b)
+          counts[i === -1 ? bounds.length : i]! += 1
+        }
+        return counts
+      }
+      const duration = Metrics.handlerDurationSeconds.series("signal", handler)
+      duration.add(countsOf([0.00002, 0.003]), 0.00302)
+      duration.add(countsOf([0.003, 12, 100]), 112.003)
 
       const text = yield* PrometheusExporter.scrape()
       const families = parse(text) // throws on any broken rule, histograms' included
@@ -49,6 +63,41 @@ describe("PrometheusExporter", () => {
       // HELP and TYPE once per family, before its samples
       expect(text.match(/^# TYPE trading_bus_handler_duration_seconds /gm)).toHaveLength(1)
       expect(text.match(/^# HELP trading_bus_handler_duration_seconds /gm)).toHaveLength(1)
+      // the counters behind it are not families of their own
+      expect([...families.keys()].filter((n) => n.startsWith("trading_bus_handler_duration_seconds_"))).toEqual([])
+
+      // Effect's own histogram, the same way
+      expect(families.get("trading_bus_publish_wait_seconds")?.type).toBe("histogram")
+      const waits = samplesOf(families, "trading_bus_publish_wait_seconds_bucket").filter((s) =>
+        s.labels["queue"] === handler
+      )
+      expect(waits.length).toBe(Metrics.publishWaitBoundaries.length + 1)
+      expect(waits.find((b) => b.labels["le"] === "0.000002")?.value).toBe(1)
+      expect(waits.find((b) => b.labels["le"] === "10")?.value).toBe(4)
+      expect(valueOf(families, "trading_bus_publish_wait_seconds_count", { queue: handler })).toBe(5)
+    }))
+
+  it.effect("a counted histogram reads back from the registry as a histogram state", () =>
+    Effect.gen(function*() {
+      const handler = unique("assembled")
+      const counts = new Array<number>(Metrics.handlerDurationBoundaries.length + 1).fill(0)
+      counts[0] = 3 // three calls of at most 10 µs
+      counts[Metrics.handlerDurationBoundaries.length] = 1 // one above 30 s
+      Metrics.handlerDurationSeconds.series("order", handler).add(counts, 40.000015)
+      const pairs = Metrics.assembleHistograms(yield* Metric.snapshot).filter((p) =>
+        p.metricKey.tags.some((t) => t.key === "handler" && t.value === handler)
+      )
+      expect(pairs).toHaveLength(1)
+      const { metricKey, metricState } = pairs[0]!
+      expect(metricKey.name).toBe("trading_bus_handler_duration_seconds")
+      expect(metricKey.tags.map((t) => t.key).sort()).toEqual(["handler", "queue"])
+      expect(MetricState.isHistogramState(metricState)).toBe(true)
+      const state = metricState as MetricState.MetricState.Histogram
+      expect(state.count).toBe(4)
+      expect(state.sum).toBeCloseTo(40.000015, 9)
+      expect(state.buckets[0]).toEqual([0.00001, 3])
+      expect(state.buckets.at(-2)).toEqual([30, 3])
+      expect(state.buckets.at(-1)).toEqual([Number.POSITIVE_INFINITY, 4])
     }))
 
   it.effect("escapes label values and help text", () =>

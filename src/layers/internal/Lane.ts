@@ -1,15 +1,15 @@
 import { Effect, type Fiber, Queue } from "effect"
 import type { BusEvent, EventType, QueueName } from "../../domain/BusEvent.js"
 import type { EventHandler } from "../../services/EventBus.js"
-import { type HandlerTimers, type LaneMetrics, makeLaneMetrics } from "./LaneMetrics.js"
+import { type HandlerTallies, type LaneMetrics, makeLaneMetrics } from "./LaneMetrics.js"
 import { RingBuffer } from "./RingBuffer.js"
 
 /** A subscribed handler with the name it is logged under. */
 export interface Subscription {
   readonly name: string
   readonly handle: EventHandler<EventType>
-  /** Its duration histograms, filled in by the lanes that run it with metrics on. */
-  readonly timers: HandlerTimers
+  /** Its durations, filled in by the lanes that run it with metrics on. */
+  readonly tallies: HandlerTallies
 }
 
 /** How a queue behaves when it is full. */

@@ -9,33 +9,31 @@ import {
   labelled,
   publishWaitSeconds
 } from "../../domain/Metrics.js"
+import { DurationTally, RunTimer } from "./HandlerTiming.js"
 
 const noTags: ReadonlyArray<never> = []
 
 type Counter = Metric.Metric.Counter<number>
-type Histogram = Metric.Metric.Histogram<number>
 
 const publishedBy = labelled(eventsPublishedTotal, "queue", "type")
 const processedBy = labelled(eventsProcessedTotal, "queue", "type")
 const droppedBy = labelled(eventsDroppedTotal, "queue")
 const failuresBy = labelled(handlerFailuresTotal, "queue", "handler")
-const durationBy = labelled(handlerDurationSeconds, "queue", "handler")
 const waitBy = labelled(publishWaitSeconds, "queue")
 
-/** Each queue's slot in `HandlerTimers`. */
+/** Each queue's slot in `HandlerTallies`. */
 const slotOf: { readonly [Q in QueueName]: number } = { data: 0, signal: 1, order: 2 }
 
 /**
- * A handler's duration histogram on each queue (by `slotOf`), looked up at
- * its first call on that queue and kept with the subscription: no lookup
- * per call.
+ * A handler's durations on each queue (by `slotOf`), made at its first
+ * timed call on that queue and kept with the subscription: no lookup per call.
  */
-export type HandlerTimers = Array<Histogram | undefined>
+export type HandlerTallies = Array<DurationTally | undefined>
 
 /** A handler as the metrics see it (a `Subscription`). */
 export interface TimedHandler {
   readonly name: string
-  readonly timers: HandlerTimers
+  readonly tallies: HandlerTallies
 }
 
 /** Events of one type counted and not yet added to their counter. */
@@ -81,16 +79,17 @@ const makeTallies = (counterOf: (type: EventType) => Counter) => {
  * dropped) are counted in plain numbers and added to the Effect counters by
  * `flush`: the bus flushes every second, when its stats are read, when it
  * closes, and before every `PrometheusExporter.scrape` (`Metrics.flushPending`).
- * Histograms and the failure counter are updated on every call, through
- * hooks looked up once.
+ * Handler durations are timed by `timer` and counted per handler in plain
+ * numbers, flushed with them. The publish-wait histogram and the failure
+ * counter are updated on every wait and failure, through hooks looked up once.
  */
 export interface LaneMetrics {
   readonly published: (type: EventType) => void
   readonly processed: (type: EventType) => void
   readonly dropped: () => void
   readonly failed: (handler: string) => void
-  /** Seconds one handler took on one event. */
-  readonly handled: (handler: TimedHandler, seconds: number) => void
+  /** Times the queue's handler calls (the processor tells it when calls end). */
+  readonly timer: RunTimer<TimedHandler>
   /** Seconds a publisher waited for room. */
   readonly waited: (seconds: number) => void
   /** Adds the counts not yet added to the Effect counters. */
@@ -114,6 +113,16 @@ export const makeLaneMetrics = (queue: QueueName): LaneMetrics => {
   const processed = makeTallies((type) => processedBy(queue, type))
   const failures = memo((handler): Counter => failuresBy(queue, handler))
   const slot = slotOf[queue]
+  const tallies: Array<DurationTally> = []
+  const tallyOf = (handler: TimedHandler): DurationTally => {
+    let tally = handler.tallies[slot]
+    if (tally === undefined) {
+      tally = new DurationTally(handlerDurationSeconds.series(queue, handler.name))
+      handler.tallies[slot] = tally
+      tallies.push(tally)
+    }
+    return tally
+  }
   const droppedCounter = droppedBy(queue)
   let dropped = 0
   const wait = waitBy(queue)
@@ -124,12 +133,12 @@ export const makeLaneMetrics = (queue: QueueName): LaneMetrics => {
       dropped++
     },
     failed: (handler) => failures(handler).unsafeUpdate(1, noTags),
-    handled: (handler, seconds) =>
-      (handler.timers[slot] ??= durationBy(queue, handler.name)).unsafeUpdate(seconds, noTags),
+    timer: new RunTimer(tallyOf),
     waited: (seconds) => wait.unsafeUpdate(seconds, noTags),
     flush: () => {
       published.flush()
       processed.flush()
+      for (const tally of tallies) tally.flush()
       if (dropped > 0) {
         droppedCounter.unsafeUpdate(dropped, noTags)
         dropped = 0

@@ -8,7 +8,7 @@ const noHandlers: ReadonlyArray<Subscription> = []
 
 /**
  * `performance`, read once: in Node the global is an accessor, and going through it costs about a fifth of a
- * clock read (some 15-20 ns of 70 here), which with metrics on is paid on every handler call.
+ * clock read (some 15-20 ns of 70 here).
  */
 const perf = globalThis.performance
 
@@ -69,15 +69,19 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       lane.wake.unsafeOpen()
     }
     const { metrics, tracing } = lane
+    // With metrics on, handler calls are timed in runs (see RunTimer): a run is closed before anything that is
+    // no handler's time (a yield, a take, a log, a hook), and timing starts again after it.
+    const timer = metrics?.timer
     let sliceStart = perf.now()
-    // With metrics on: when the previous handler ended (or the processor last resumed), so that timing a handler
-    // takes one clock read, not two. At the end of a batch it stands in for the clock of the time-slice check.
-    let mark = sliceStart
+    timer?.close(sliceStart)
     while (true) {
       if (lane.index >= lane.batch.length) {
-        if ((metrics === undefined ? perf.now() : mark) - sliceStart > sliceMillis) {
+        const now = perf.now()
+        timer?.close(now)
+        if (now - sliceStart > sliceMillis) {
           yield* Effect.yieldNow()
-          sliceStart = mark = perf.now()
+          sliceStart = perf.now()
+          timer?.close(sliceStart)
         }
         if (lane.overflow.length > 0) {
           lane.batch = lane.overflow
@@ -87,12 +91,13 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           if (chunk.length > 0) {
             lane.batch = Chunk.toReadonlyArray(chunk)
             // the take may have yielded to other fibers: their time is no handler's
-            if (metrics !== undefined) mark = perf.now()
+            timer?.close(perf.now())
           } else {
             lane.idle = true
             lane.batch = [yield* Queue.take(lane.queue)]
             lane.idle = false
-            sliceStart = mark = perf.now()
+            sliceStart = perf.now()
+            timer?.close(sliceStart)
           }
         }
         lane.index = 0
@@ -108,13 +113,19 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       const handlers = lane.handlers
       while (lane.handlerIndex < handlers.length) {
         const subscription = handlers[lane.handlerIndex]!
+        if (timer?.breaks(subscription)) timer.close(perf.now())
         // with tracing on, every call is a span and runs under the watchdog; off, nothing changes
         const effect = tracing ? traced(lane, subscription, event) : invoke(subscription, event)
         let exit: Exit.Exit<unknown, unknown>
+        let alone = false
         if (Exit.isExit(effect)) {
           lane.handlerIndex++
           exit = effect
         } else {
+          // An Effect to run may suspend, so it is timed alone: the open run (this handler's calls before it, and
+          // the making of this Effect) ends here.
+          if (timer?.open) timer.close(perf.now())
+          alone = true
           lane.startedAt = clock.unsafeCurrentTimeMillis()
           lane.busy = true
           exit = yield* Effect.exit(effect)
@@ -123,23 +134,22 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           lane.busy = false
           lane.handlerIndex++
         }
-        if (metrics !== undefined) {
-          const now = perf.now()
-          metrics.handled(subscription, (now - mark) / 1000)
-          mark = now
+        if (timer !== undefined && (timer.ended(subscription) || alone || exit._tag === "Failure")) {
+          timer.close(perf.now())
         }
         if (exit._tag === "Failure") {
           lane.failed++
           metrics?.failed(subscription.name)
           yield* logHandlerFailure(lane, event, subscription.name, exit.cause)
-          if (metrics !== undefined) mark = perf.now()
+          timer?.close(perf.now())
         }
       }
       if (lane.afterHandled !== undefined) {
+        timer?.close(perf.now())
         // a failing hook must not crash the processor into retrying the same event forever
         yield* Effect.catchAllCause(lane.afterHandled(event, lane.failed > lane.failedBefore), (cause) =>
           Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
-        if (metrics !== undefined) mark = perf.now()
+        timer?.close(perf.now())
       }
       lane.processed++
       metrics?.processed(event.type)
