@@ -245,9 +245,9 @@ What recording costs, and how it stays small:
   sum is the run's time. A longer run holds an outlier: its other calls are counted at the recent pace and the
   rest goes to one call (off by less than 5 us if the others kept their pace), and the next calls are timed
   alone again. A handler slower than 5 us a call, and every handler that returns an Effect to run, is timed call
-  by call. Counts go to plain numbers per
-  handler, and \`trading_bus_handler_duration_seconds\` is kept in Effect counters in Prometheus's own layout
-  (\`_bucket{le}\`, \`_sum\`, \`_count\`), added in bulk with the event counters and rendered as one histogram.
+  by call. Counts go to plain numbers per handler, and \`trading_bus_handler_duration_seconds\` is kept in
+  Effect counters in Prometheus's own layout (\`_bucket{le}\`, \`_sum\`, \`_count\`), added in bulk with the event
+  counters and rendered as one histogram.
 - **Freshness.** \`/metrics\` is always current. A reader of Effect's registry that does not go through
   \`scrape\` (an OpenTelemetry exporter) sees counters and durations at most about one second late
   (\`Metrics.assembleHistograms\` gives it the durations as histograms); failures and publish waits are recorded
