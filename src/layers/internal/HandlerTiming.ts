@@ -56,9 +56,9 @@ const maxRun = 64
  * is the run's time. A run that took longer holds an outlier: its other
  * calls are counted at the recent pace and the rest of the time goes to one
  * call (off by less than 5 µs if the others kept their pace; the sum stays
- * exact), and the next calls are timed alone again. A handler slower than 5 µs a call is
- * always timed alone, and so is every call that returns an Effect to run
- * (rather than the result of work done when called).
+ * exact), and the next calls are timed alone again. A handler slower than
+ * 5 µs a call is always timed alone, and so is every call that returns an
+ * Effect to run (rather than the result of work done when called).
  */
 export class RunTimer<H> {
   /** The handler of the open run, and how many of its calls it holds. */
