@@ -1,6 +1,6 @@
 import { Deferred, Effect } from "effect"
 import { makeEventAt } from "../src/domain/BusEvent.js"
-import * as MemoryEventBus from "../src/layers/MemoryEventBus.js"
+import * as MemoryEventBus from "../src/layers/bus/MemoryEventBus.js"
 import { EventBus } from "../src/services/EventBus.js"
 import { quantile } from "./harness.js"
 

@@ -1,5 +1,5 @@
 import { Deferred, Effect } from "effect"
-import * as MemoryEventBus from "../src/layers/MemoryEventBus.js"
+import * as MemoryEventBus from "../src/layers/bus/MemoryEventBus.js"
 import { EventBus } from "../src/services/EventBus.js"
 import { gc } from "./harness.js"
 import { makeEvents } from "./scenarios.js"

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import { Deferred, Effect, Fiber, Queue } from "effect"
 import { type BusEvent, type EventType, makeEventAt, type QueueName } from "../src/domain/BusEvent.js"
 import type { EventBusConfig } from "../src/domain/EventBusConfig.js"
-import * as MemoryEventBus from "../src/layers/MemoryEventBus.js"
+import * as MemoryEventBus from "../src/layers/bus/MemoryEventBus.js"
 import { EventBus } from "../src/services/EventBus.js"
 
 /** One event type per queue, so a scenario can load one queue or all three. */

@@ -3,14 +3,14 @@ import { BigDecimal, Clock, Console, Context, Duration, Effect, Layer, Option } 
 import { type BusEvent, makeEventAt } from "../domain/BusEvent.js"
 import type { Candle } from "../domain/Candle.js"
 import { formatDecimal } from "../domain/Decimal.js"
-import * as CandleFile from "../layers/CandleFile.js"
-import * as MemoryEventBus from "../layers/MemoryEventBus.js"
+import * as CandleFile from "../layers/market/CandleFile.js"
+import * as MemoryEventBus from "../layers/bus/MemoryEventBus.js"
 import { EngineStats } from "../services/EngineStats.js"
 import { type BusStats, EventBus } from "../services/EventBus.js"
 import { Portfolio } from "../services/Portfolio.js"
 import type { Strategy } from "../services/Strategy.js"
 import { tradingLayer } from "./Engine.js"
-import { backtestPage } from "./ReportPages.js"
+import { backtestPage } from "./report/ReportPages.js"
 import type { RunConfig } from "./RunOptions.js"
 
 /** The trading settings a backtest or a replay takes from its flags. */

@@ -2,7 +2,7 @@ import { Options } from "@effect/cli"
 import { Config, Duration, Effect, Option } from "effect"
 import { existsSync } from "node:fs"
 import { dirname, resolve } from "node:path"
-import { defaultFilename as defaultJournal } from "../layers/SqliteJournal.js"
+import { defaultFilename as defaultJournal } from "../layers/journal/SqliteJournal.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import { parseDuration } from "./parseDuration.js"
 

@@ -1,6 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { CandleFileError } from "../layers/CandleFile.js"
+import { CandleFileError } from "../layers/market/CandleFile.js"
 import { backtest, configOf } from "./Backtest.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Logging from "./Logging.js"

@@ -1,7 +1,7 @@
 import { BigDecimal, Console, Effect } from "effect"
 import { type BusEvent, defaultQueue, makeEvent, queueNames } from "../domain/BusEvent.js"
 import type { EventBusConfig } from "../domain/EventBusConfig.js"
-import * as MemoryEventBus from "../layers/MemoryEventBus.js"
+import * as MemoryEventBus from "../layers/bus/MemoryEventBus.js"
 import { type BusStats, EventBus } from "../services/EventBus.js"
 
 /** Formats bus stats as a small table, one row per queue. */

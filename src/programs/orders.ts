@@ -2,7 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { formatDecimal } from "../domain/Decimal.js"
 import type { Fill, Order, OrderStatus } from "../domain/Order.js"
-import * as SqliteJournal from "../layers/SqliteJournal.js"
+import * as SqliteJournal from "../layers/journal/SqliteJournal.js"
 import { Journal, type JournalEntry } from "../services/Journal.js"
 import { runFlags } from "./RunOptions.js"
 

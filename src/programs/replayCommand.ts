@@ -1,6 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Config, Effect, Option } from "effect"
-import { defaultFilename as defaultJournal } from "../layers/SqliteJournal.js"
+import { defaultFilename as defaultJournal } from "../layers/journal/SqliteJournal.js"
 import { reportFlags, seriesFlags, tradingFlags } from "./backtestCommand.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Logging from "./Logging.js"

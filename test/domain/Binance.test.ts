@@ -12,7 +12,7 @@ import {
 } from "../../src/domain/Binance.js"
 import { Candle } from "../../src/domain/Candle.js"
 
-const read = (name: string) => readFileSync(new URL(`../../../shared/data/binance/${name}`, import.meta.url), "utf8")
+const read = (name: string) => readFileSync(new URL(`../fixtures/binance/${name}`, import.meta.url), "utf8")
 const lines = (name: string) => read(name).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as unknown)
 
 const decodeCombined = Schema.decodeUnknownEither(CombinedKlineMessage)

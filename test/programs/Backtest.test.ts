@@ -15,8 +15,8 @@ import { runCli } from "../support/cli.js"
 import { expectedSmaSignals } from "../support/fixtures.js"
 import { testRunConfig } from "../support/runConfig.js"
 
-const adabtc = fileURLToPath(new URL("../../../shared/data/binance/ADABTC-1m-2021-11-27.csv", import.meta.url))
-const xrpeth = fileURLToPath(new URL("../../../shared/data/binance/XRP_ETH-1m.json", import.meta.url))
+const adabtc = fileURLToPath(new URL("../fixtures/binance/ADABTC-1m-2021-11-27.csv", import.meta.url))
+const xrpeth = fileURLToPath(new URL("../fixtures/binance/XRP_ETH-1m.json", import.meta.url))
 
 const recorder = () => {
   const events: Array<BusEvent> = []

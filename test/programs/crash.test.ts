@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as SqliteJournal from "../../src/layers/SqliteJournal.js"
+import * as SqliteJournal from "../../src/layers/journal/SqliteJournal.js"
 import { Journal } from "../../src/services/Journal.js"
 import { startCli } from "../support/cli.js"
 

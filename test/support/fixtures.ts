@@ -3,7 +3,7 @@ import type { Candle } from "../../src/domain/Candle.js"
 import type { EventBusConfig } from "../../src/domain/EventBusConfig.js"
 import type { Order } from "../../src/domain/Order.js"
 import type { SignalDirection } from "../../src/domain/Signal.js"
-import * as MemoryEventBus from "../../src/layers/MemoryEventBus.js"
+import * as MemoryEventBus from "../../src/layers/bus/MemoryEventBus.js"
 import { EventBus } from "../../src/services/EventBus.js"
 
 export const candle = (close: number, openTime = 0, symbol = "BTCUSDT", isClosed = true): Candle => ({

@@ -1,0 +1,208 @@
+import { BigDecimal, Data, Duration, Effect, Layer, Option } from "effect"
+import { decimalFromNumber, formatDecimal } from "../../domain/Decimal.js"
+import type { Order, OrderSide } from "../../domain/Order.js"
+import type { Signal } from "../../domain/Signal.js"
+import { OrderError } from "../../domain/TradingErrors.js"
+import { OrderManager } from "../../services/OrderManager.js"
+import { Portfolio } from "../../services/Portfolio.js"
+import { positiveDecimal, type SettingProblem, wholeNumber } from "../bus/internal/Options.js"
+
+/** An order manager setting that cannot work; `setting` names it as the layer's options do. */
+export class OrderManagerConfigError extends Data.TaggedError("OrderManagerConfigError")<SettingProblem> {
+  override get message() {
+    return `invalid order manager setting ${this.setting}=${String(this.value)}: ${this.reason}`
+  }
+}
+
+export interface RiskOrderManagerOptions {
+  /** Notional of one LONG or SHORT order, in the quote asset. Default "100". */
+  readonly quoteAmount?: BigDecimal.BigDecimal | string | number
+  /** Largest |position| * signal price per symbol an order may lead to. Default "1000". */
+  readonly maxPositionNotional?: BigDecimal.BigDecimal | string | number
+  /** Most orders created and not yet seen in the Portfolio, across symbols. Default 5. */
+  readonly maxOpenOrders?: number
+  /** Decimals of an order quantity, rounded down. Default 6. */
+  readonly quantityScale?: number
+  /**
+   * How long (on Effect's Clock) an order not yet seen in the Portfolio still counts as open; after it, it is
+   * taken as rejected or lost. Default 30 seconds.
+   */
+  readonly openOrderTimeout?: Duration.DurationInput
+}
+
+interface Resolved {
+  readonly quoteAmount: BigDecimal.BigDecimal
+  readonly maxPositionNotional: BigDecimal.BigDecimal
+  readonly maxOpenOrders: number
+  readonly quantityScale: number
+  readonly openOrderTimeoutMillis: number
+}
+
+const resolve = (options: RiskOrderManagerOptions): Effect.Effect<Resolved, OrderManagerConfigError> =>
+  Effect.all({
+    quoteAmount: positiveDecimal("quoteAmount", options.quoteAmount ?? "100"),
+    maxPositionNotional: positiveDecimal("maxPositionNotional", options.maxPositionNotional ?? "1000"),
+    maxOpenOrders: wholeNumber("maxOpenOrders", options.maxOpenOrders ?? 5, 1),
+    quantityScale: wholeNumber("quantityScale", options.quantityScale ?? 6, 0),
+    openOrderTimeoutMillis: Option.match(Duration.decodeUnknown(options.openOrderTimeout ?? "30 seconds"), {
+      onNone: () =>
+        Effect.fail({ setting: "openOrderTimeout", value: options.openOrderTimeout, reason: "must be a duration" }),
+      onSome: (d) => Effect.succeed(Duration.toMillis(d))
+    })
+  }).pipe(Effect.mapError((p) => new OrderManagerConfigError(p)))
+
+const zero = BigDecimal.fromBigInt(0n)
+
+/** An order this manager created whose fill the Portfolio has not shown yet. */
+interface Open {
+  readonly signedQuantity: BigDecimal.BigDecimal
+  /** On the Clock. */
+  readonly createdAtMillis: number
+}
+
+/** Per symbol: the Portfolio quantity the open orders were created against, and those orders. */
+interface Pending {
+  base: BigDecimal.BigDecimal
+  open: Array<Open>
+}
+
+/** `quoteAmount / price`, rounded down to `scale` decimals. */
+export const sizeOf = (quoteAmount: BigDecimal.BigDecimal, price: BigDecimal.BigDecimal, scale: number) =>
+  BigDecimal.normalize(BigDecimal.floor(BigDecimal.unsafeDivide(quoteAmount, price), scale))
+
+const make = (config: Resolved) =>
+  Effect.gen(function*() {
+    const portfolio = yield* Portfolio
+    const clock = yield* Effect.clock
+    const pending = new Map<string, Pending>()
+    let counter = 0
+
+    const fail = (signal: Signal, message: string) => new OrderError({ symbol: signal.symbol, message })
+
+    /**
+     * Forgets open orders that are done. When the symbol's Portfolio quantity
+     * moved, the oldest open orders whose quantities add up to the move were
+     * filled (fills arrive in order); if none add up (a partial fill, a
+     * rejection in between), all of them are forgotten. Orders older than
+     * `openOrderTimeout` are taken as rejected or lost.
+     */
+    const reconcile = (symbol: string, quantity: BigDecimal.BigDecimal, now: number): Pending => {
+      let entry = pending.get(symbol)
+      if (entry === undefined) {
+        entry = { base: quantity, open: [] }
+        pending.set(symbol, entry)
+      } else if (!BigDecimal.equals(entry.base, quantity)) {
+        let reached = entry.base
+        let filled = entry.open.length
+        for (let i = 0; i < entry.open.length; i++) {
+          reached = BigDecimal.sum(reached, entry.open[i]!.signedQuantity)
+          if (BigDecimal.equals(reached, quantity)) {
+            filled = i + 1
+            break
+          }
+        }
+        entry.open = entry.open.slice(filled)
+        entry.base = quantity
+      }
+      for (const e of pending.values()) {
+        e.open = e.open.filter((o) => now - o.createdAtMillis < config.openOrderTimeoutMillis)
+      }
+      return entry
+    }
+
+    /** The side and quantity a signal calls for, given the projected position; undefined for none. */
+    const decide = (
+      signal: Signal,
+      projected: BigDecimal.BigDecimal,
+      price: BigDecimal.BigDecimal
+    ): { side: OrderSide; quantity: BigDecimal.BigDecimal } | OrderError | undefined => {
+      const held = BigDecimal.abs(projected)
+      if (signal.direction === "CLOSE") {
+        return BigDecimal.isZero(projected)
+          ? undefined
+          : { side: BigDecimal.isPositive(projected) ? "SELL" : "BUY", quantity: held }
+      }
+      const size = sizeOf(config.quoteAmount, price, config.quantityScale)
+      if (!BigDecimal.isPositive(size)) {
+        return fail(
+          signal,
+          `quoteAmount ${formatDecimal(config.quoteAmount)} at price ${formatDecimal(price)} rounds down to quantity 0 at ${config.quantityScale} decimals`
+        )
+      }
+      const side: OrderSide = signal.direction === "LONG" ? "BUY" : "SELL"
+      // against an opposite position the order reverses it: it closes it and opens `size` the signal's way
+      const opposite = side === "BUY" ? BigDecimal.isNegative(projected) : BigDecimal.isPositive(projected)
+      return { side, quantity: opposite ? BigDecimal.normalize(BigDecimal.sum(held, size)) : size }
+    }
+
+    const createOrder = (signal: Signal): Effect.Effect<Option.Option<Order>, OrderError> =>
+      Effect.flatMap(portfolio.position(signal.symbol), (position) =>
+        Effect.suspend(() => {
+          if (!Number.isFinite(signal.price) || signal.price <= 0) {
+            return Effect.fail(fail(signal, `the signal's price must be a number > 0, got ${signal.price}`))
+          }
+          const price = decimalFromNumber(signal.price)
+          // open orders age on the Clock, not on signal time: a replay's signals are minutes apart in milliseconds
+          const now = clock.unsafeCurrentTimeMillis()
+          const entry = reconcile(signal.symbol, position?.quantity ?? zero, now)
+          const projected = entry.open.reduce((q, o) => BigDecimal.sum(q, o.signedQuantity), entry.base)
+          const decision = decide(signal, projected, price)
+          if (decision === undefined) return Effect.succeedNone
+          if (decision instanceof OrderError) return Effect.fail(decision)
+
+          let openOrders = 0
+          for (const e of pending.values()) openOrders += e.open.length
+          if (openOrders >= config.maxOpenOrders) {
+            return Effect.fail(
+              fail(signal, `${openOrders} orders are still open (maxOpenOrders ${config.maxOpenOrders})`)
+            )
+          }
+          const signed = decision.side === "BUY" ? decision.quantity : BigDecimal.negate(decision.quantity)
+          const after = BigDecimal.sum(projected, signed)
+          const notional = BigDecimal.normalize(BigDecimal.multiply(BigDecimal.abs(after), price))
+          // an order that reduces the exposure is always allowed
+          if (
+            BigDecimal.greaterThan(notional, config.maxPositionNotional) &&
+            BigDecimal.greaterThan(BigDecimal.abs(after), BigDecimal.abs(projected))
+          ) {
+            return Effect.fail(
+              fail(
+                signal,
+                `a ${decision.side} of ${formatDecimal(decision.quantity)} would take the ${signal.symbol} position notional to ${
+                  formatDecimal(notional)
+                }, above maxPositionNotional ${formatDecimal(config.maxPositionNotional)}`
+              )
+            )
+          }
+          entry.open.push({ signedQuantity: signed, createdAtMillis: now })
+          return Effect.succeedSome<Order>({
+            clientOrderId: `${signal.strategy}-${signal.symbol}-${signal.timestamp}-${++counter}`,
+            symbol: signal.symbol,
+            side: decision.side,
+            type: "MARKET",
+            quantity: decision.quantity,
+            price,
+            status: "NEW",
+            createdAt: signal.timestamp,
+            updatedAt: signal.timestamp
+          })
+        }))
+
+    return OrderManager.of({ createOrder })
+  })
+
+/**
+ * Turns signals into MARKET orders at the signal's price (a reference for the broker):
+ * - LONG: BUY `quoteAmount / price` (rounded down to `quantityScale`); while short, BUY the short back as well
+ *   (a reversal); while already long it adds to the position (pyramids) as long as the notional allows;
+ * - SHORT: the mirror image with SELL;
+ * - CLOSE: the order that flattens the position; none when flat.
+ * The position is the Portfolio's plus the orders created and not yet seen in it (see `reconcile`), so that
+ * signals arriving before a fill is applied do not double up. An order that would take |position| * price above
+ * `maxPositionNotional` (unless it reduces the exposure), or that would exceed `maxOpenOrders`, fails
+ * with `OrderError`.
+ */
+export const layer = (
+  options: RiskOrderManagerOptions = {}
+): Layer.Layer<OrderManager, OrderManagerConfigError, Portfolio> =>
+  Layer.effect(OrderManager, Effect.flatMap(resolve(options), make))

@@ -1,0 +1,238 @@
+import { BigDecimal, Cause, Clock, Effect, Layer, Option } from "effect"
+import { type BusEvent, type EventPayload, type EventType, makeEvent, makeEventAt } from "../../domain/BusEvent.js"
+import type { Candle } from "../../domain/Candle.js"
+import { decimalFromNumber } from "../../domain/Decimal.js"
+import * as Metrics from "../../domain/Metrics.js"
+import type { Order } from "../../domain/Order.js"
+import type { Signal } from "../../domain/Signal.js"
+import { Broker } from "../../services/Broker.js"
+import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
+import { EventBus } from "../../services/EventBus.js"
+import { OrderManager } from "../../services/OrderManager.js"
+import { Portfolio } from "../../services/Portfolio.js"
+import { Journal } from "../../services/Journal.js"
+import { Strategy } from "../../services/Strategy.js"
+import { isCircuitOpen } from "../execution/CircuitBreakerBroker.js"
+import { summarize } from "../bus/internal/summarize.js"
+import { makeRetrying, type RetryOptions } from "../journal/RetryingHandlers.js"
+
+export { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
+
+/** The `source` of every event the engine publishes. */
+export const source = "engine"
+
+// Labelled once per distinct label values (see Metrics.labelled): recording is a cached hook's update.
+const signalsTotal = Metrics.labelled(Metrics.signalsTotal, "symbol", "direction")
+const ordersTotal = Metrics.labelled(Metrics.ordersTotal, "symbol", "side", "status")
+const positionGauge = Metrics.labelled(Metrics.position, "symbol")
+
+export interface TradingEngineOptions {
+  /** How the signal and order handlers retry a fault (not a business refusal) before dead-lettering the event. */
+  readonly retry?: RetryOptions
+}
+
+const make = (options: TradingEngineOptions) => Effect.gen(function*() {
+  const bus = yield* EventBus
+  const journal = yield* Effect.serviceOption(Journal)
+  const retrying = yield* makeRetrying
+  const scope = yield* Effect.scope
+  const retry = options.retry ?? {}
+  const broker = yield* Broker
+  const portfolio = yield* Portfolio
+  const strategy = yield* Effect.serviceOption(Strategy)
+  const orderManager = yield* Effect.serviceOption(OrderManager)
+
+  const candles = new Map<string, number>()
+  const counts = { signals: 0, orders: 0, fills: 0, rejected: 0, errors: 0 }
+
+  const publish = <T extends EventType>(type: T, payload: EventPayload<T>) =>
+    Effect.flatMap(makeEvent(type, payload, { source }), (event) => bus.publish(event as BusEvent)) // BusEvent<T> is a member of the union; TS cannot see it for a generic T
+
+  /** Logs a failure of a component with its context and publishes it as an `Error` event; the pipeline goes on. */
+  const report = (component: string, context: string, cause: Cause.Cause<unknown>, level: "warning" | "error") => {
+    const message = `${component} failed ${context}: ${summarize(cause)}`
+    const log = level === "error" ? Effect.logError(message, cause) : Effect.logWarning(message, cause)
+    return log.pipe(
+      Effect.annotateLogs({ component }),
+      Effect.zipRight(publish("Error", { component, message, cause: Cause.pretty(cause) }))
+    )
+  }
+
+  // The counters run first on each type, so they count what the pipeline sees even when a step fails.
+  yield* bus.subscribe("CandleClosed", (event) => {
+    const symbol = event.payload.symbol
+    candles.set(symbol, (candles.get(symbol) ?? 0) + 1)
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("SignalGenerated", ({ payload }) => {
+    counts.signals++
+    signalsTotal(payload.symbol, payload.direction).unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderCreated", ({ payload }) => {
+    counts.orders++
+    ordersTotal(payload.symbol, payload.side, "created").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderFilled", ({ payload }) => {
+    counts.fills++
+    ordersTotal(payload.symbol, payload.side, "filled").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  yield* bus.subscribe("OrderRejected", ({ payload }) => {
+    counts.rejected++
+    ordersTotal(payload.symbol, payload.side, "rejected").unsafeUpdate(1, [])
+    return Effect.void
+  }, { name: "engine-stats" })
+  // The position and P&L gauges follow every position update (fills and marks to market).
+  yield* bus.subscribe("PositionUpdated", ({ payload }) =>
+    Effect.map(portfolio.pnl, (pnl) => {
+      positionGauge(payload.symbol).unsafeUpdate(BigDecimal.unsafeToNumber(payload.quantity), [])
+      Metrics.pnlRealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.realized), [])
+      Metrics.pnlUnrealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.unrealized), [])
+    }), { name: "engine-metrics" })
+  yield* bus.subscribe("Error", () => (counts.errors++, Effect.void), { name: "engine-stats" })
+
+  if (Option.isSome(strategy)) {
+    const { analyze, name } = strategy.value
+    yield* bus.subscribe("CandleClosed", (event) => {
+      const candle: Candle = event.payload
+      return portfolio.position(candle.symbol).pipe(
+        Effect.flatMap((details) =>
+          analyze(candle, details === undefined ? Strategy.flat : { position: details.quantity, details })
+        ),
+        Effect.matchCauseEffect({
+          onFailure: (cause) =>
+            report(`strategy ${name}`, `on the ${candle.symbol} candle closing at ${candle.closeTime}`, cause, "warning"),
+          onSuccess: Option.match({
+            onNone: () => Effect.void,
+            onSome: (signal: Signal) => publish("SignalGenerated", signal)
+          })
+        })
+      )
+    }, { name: "strategy" })
+  }
+
+  yield* bus.subscribe("CandleClosed", (event) => {
+    const candle: Candle = event.payload
+    return Effect.suspend(() => portfolio.markToMarket(candle.symbol, decimalFromNumber(candle.close), candle.closeTime))
+      .pipe(
+        Effect.matchCauseEffect({
+          onFailure: (cause) => report("portfolio", `marking ${candle.symbol} to ${candle.close}`, cause, "error"),
+          onSuccess: (position) => position === undefined ? Effect.void : publish("PositionUpdated", position)
+        })
+      )
+  }, { name: "mark-to-market" })
+
+  if (Option.isSome(orderManager)) {
+    const { createOrder } = orderManager.value
+    yield* bus.subscribe("SignalGenerated", retrying((event) => {
+      const signal: Signal = event.payload
+      return Effect.suspend(() => createOrder(signal)).pipe(
+        Effect.matchCauseEffect({
+          // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries
+          onFailure: (cause): Effect.Effect<void, unknown> =>
+            Option.isNone(Cause.failureOption(cause)) ? Effect.failCause(cause) : report(
+              "order-manager",
+              `on the ${signal.direction} ${signal.symbol} signal of ${signal.strategy} at ${signal.timestamp}`,
+              cause,
+              "error"
+            ),
+          onSuccess: Option.match({
+            onNone: () => Effect.void,
+            onSome: (order: Order) => publish("OrderCreated", order)
+          })
+        })
+      )
+    }, { name: "order-manager", queue: "signal", ...retry }), { name: "order-manager" })
+  }
+
+  /**
+   * An order the circuit breaker held back for its maxWait: published again as a new OrderCreated (the same
+   * order), from outside the order queue's processor so that a full order queue cannot block it. With a
+   * journal the new event is journaled, pending, before this handler returns (and the old one is marked done),
+   * so a crash meanwhile loses nothing: the next run recovers it.
+   */
+  const defer = (event: BusEvent<"OrderCreated">, reason: string) =>
+    Effect.gen(function*() {
+      const again = makeEventAt("OrderCreated", event.payload, event.timestamp, { source: event.source })
+      if (Option.isSome(journal)) yield* journal.value.append(again, "order")
+      yield* Effect.logWarning(`order ${event.payload.clientOrderId} deferred: ${reason}; it goes back in the order queue`).pipe(
+        Effect.annotateLogs({ component: "broker", clientOrderId: event.payload.clientOrderId })
+      )
+      yield* bus.publish(again).pipe(
+        Effect.onInterrupt(() =>
+          Option.isSome(journal)
+            ? Effect.void
+            : Effect.logError(`order ${event.payload.clientOrderId} was deferred by the circuit breaker and is lost at shutdown`)
+        ),
+        Effect.catchAllCause((cause) =>
+          Effect.logError(`cannot publish the deferred order ${event.payload.clientOrderId} again`, cause)
+        ),
+        Effect.forkIn(scope)
+      )
+    })
+
+  yield* bus.subscribe("OrderCreated", retrying((event) => {
+    const order: Order = event.payload
+    return Effect.suspend(() => broker.submit(order)).pipe(
+      Effect.matchCauseEffect({
+        onSuccess: (fill) => publish("OrderFilled", fill),
+        onFailure: (cause): Effect.Effect<void, unknown> => {
+          const failure = Cause.failureOption(cause)
+          if (Option.isSome(failure) && isCircuitOpen(failure.value)) return defer(event, failure.value.message)
+          if (Option.isSome(failure) && failure.value.rejected) {
+            const reason = failure.value.message
+            return Clock.currentTimeMillis.pipe(
+              Effect.tap(() =>
+                Effect.logWarning(`order ${order.clientOrderId} rejected: ${reason}`).pipe(
+                  Effect.annotateLogs({ component: "broker", clientOrderId: order.clientOrderId })
+                )
+              ),
+              Effect.flatMap((now) =>
+                publish("OrderRejected", { ...order, status: "REJECTED", reason, updatedAt: now })
+              )
+            )
+          }
+          // a fault (the broker's idempotency by clientOrderId makes a retry safe): retried, then dead-lettered
+          return Effect.failCause(cause)
+        }
+      })
+    )
+  }, { name: "broker", queue: "order", ...retry }), { name: "broker" })
+
+  // a failing applyFill is retried, then dead-lettered with an Error event (by `retrying`)
+  yield* bus.subscribe("OrderFilled", retrying((event) =>
+    Effect.flatMap(Effect.suspend(() => portfolio.applyFill(event.payload)), (position) =>
+      publish("PositionUpdated", position)), { name: "portfolio", queue: "order", ...retry }), { name: "portfolio" })
+
+  const mode = Option.isNone(strategy)
+    ? "data-only (no Strategy: candles mark positions, no signals are generated)"
+    : Option.isNone(orderManager)
+    ? `analysis-only (strategy ${strategy.value.name}, no OrderManager: signals are not traded)`
+    : `trading (strategy ${strategy.value.name})`
+  yield* Effect.logInfo(`trading engine started: ${mode}`)
+
+  return EngineStats.of({
+    snapshot: Effect.sync((): EngineCounters => ({ candles: Object.fromEntries(candles), ...counts }))
+  })
+})
+
+/**
+ * The trading pipeline on the bus:
+ * CandleClosed -> Strategy -> SignalGenerated -> OrderManager -> OrderCreated -> Broker ->
+ * OrderFilled (or OrderRejected) -> Portfolio -> PositionUpdated; CandleClosed also marks positions to market.
+ * Strategy and OrderManager are optional (data-only and analysis-only modes). A failing step publishes an
+ * `Error` event and the pipeline goes on with the next event. Provides the engine's counters.
+ */
+export const layerWith = (options: TradingEngineOptions = {}): Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> =>
+  Layer.scoped(EngineStats, make(options))
+
+/**
+ * `layerWith()`: the default retries. The signal and order handlers (order manager, broker, portfolio) run
+ * under `RetryingHandlers.makeRetrying`: a fault is retried (exponential from 100 ms, jittered, 5 attempts),
+ * then the event goes to the `DeadLetters` (when in the context) with an `Error` event; business outcomes
+ * (an order manager's OrderError, a broker's rejection) are not retried. An order the circuit breaker holds
+ * back (`CircuitOpenError`) goes back in the order queue instead of failing.
+ */
+export const layer: Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> = layerWith()
