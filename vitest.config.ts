@@ -7,7 +7,7 @@ export default defineConfig({
     alias: { "trading-bus": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -1,3 +1,7 @@
+// The public API, in the order events flow: what travels, the bus, market data, trading, execution, the
+// journal, observability, and the engine that composes them.
+
+// domain: what travels over the bus
 export * from "./domain/BusEvent.js"
 export * from "./domain/Candle.js"
 export * from "./domain/Decimal.js"
@@ -7,35 +11,52 @@ export * from "./domain/EventBusConfig.js"
 export * from "./domain/Order.js"
 export * from "./domain/Position.js"
 export * from "./domain/Signal.js"
-export * from "./services/EventBus.js"
-export * as MemoryEventBus from "./layers/bus/MemoryEventBus.js"
 export * from "./domain/Binance.js"
 export * from "./domain/TradingErrors.js"
-export * from "./services/Broker.js"
-export * from "./services/EngineStats.js"
+export * as Metrics from "./domain/Metrics.js"
+
+// the bus
+export * from "./services/EventBus.js"
+export * from "./services/EventBusHooks.js"
+export * as MemoryEventBus from "./layers/bus/MemoryEventBus.js"
+
+// market data
 export * from "./services/MarketData.js"
-export * from "./services/OrderManager.js"
-export * from "./services/Portfolio.js"
-export * from "./services/Strategy.js"
 export * as BinanceMarketData from "./layers/market/BinanceMarketData.js"
 export * as SimulatedExchange from "./layers/market/SimulatedExchange.js"
-export * as MemoryPortfolio from "./layers/trading/MemoryPortfolio.js"
-export * as PaperBroker from "./layers/execution/PaperBroker.js"
-export * as RiskOrderManager from "./layers/trading/RiskOrderManager.js"
+export * as CandleFile from "./layers/market/CandleFile.js"
+
+// trading: strategy, orders, positions
+export * from "./services/Strategy.js"
+export * from "./services/OrderManager.js"
+export * from "./services/Portfolio.js"
+export * from "./services/EngineStats.js"
 export * as SmaCrossoverStrategy from "./layers/trading/SmaCrossoverStrategy.js"
+export * as RiskOrderManager from "./layers/trading/RiskOrderManager.js"
+export * as MemoryPortfolio from "./layers/trading/MemoryPortfolio.js"
 export * as TradingEngine from "./layers/trading/TradingEngine.js"
-export * from "./services/EventBusHooks.js"
-export * as Metrics from "./domain/Metrics.js"
+
+// execution
+export * from "./services/Broker.js"
+export * as PaperBroker from "./layers/execution/PaperBroker.js"
+export * as CircuitBreakerBroker from "./layers/execution/CircuitBreakerBroker.js"
+export * as JournaledBroker from "./layers/execution/JournaledBroker.js"
+
+// the journal: write-ahead orders, recovery, dead letters
 export * from "./services/Journal.js"
+export * from "./services/DeadLetters.js"
+export * as SqliteJournal from "./layers/journal/SqliteJournal.js"
 export * as JournalHooks from "./layers/journal/JournalHooks.js"
 export * as JournalRecovery from "./layers/journal/JournalRecovery.js"
-export * as JournaledBroker from "./layers/execution/JournaledBroker.js"
+export * as JournaledPortfolio from "./layers/journal/JournaledPortfolio.js"
+export * as SqliteDeadLetters from "./layers/journal/SqliteDeadLetters.js"
+export * as RetryingHandlers from "./layers/journal/RetryingHandlers.js"
+
+// observability
 export * as MetricsServer from "./layers/observability/MetricsServer.js"
 export * as PrometheusExporter from "./layers/observability/PrometheusExporter.js"
-export * as SqliteJournal from "./layers/journal/SqliteJournal.js"
-export * from "./services/DeadLetters.js"
-export * as CircuitBreakerBroker from "./layers/execution/CircuitBreakerBroker.js"
-export * as RetryingHandlers from "./layers/journal/RetryingHandlers.js"
-export * as SqliteDeadLetters from "./layers/journal/SqliteDeadLetters.js"
-export * as CandleFile from "./layers/market/CandleFile.js"
 export * as OtlpTracing from "./layers/observability/OtlpTracing.js"
+
+// the engine: everything above as one layer, live or over history
+export * as Engine from "./layers/engine/Engine.js"
+export * as Backtest from "./layers/engine/Backtest.js"

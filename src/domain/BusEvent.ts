@@ -29,7 +29,12 @@ export type EventType = keyof PayloadSchemas
 export type EventPayload<T extends EventType> = Schema.Schema.Type<PayloadSchemas[T]>
 export const eventTypes = Object.keys(EventPayloadSchemas) as ReadonlyArray<EventType>
 
-/** Where an event type goes when `publish` is not told otherwise. */
+/**
+ * Where an event type goes when `publish` is not told otherwise. `PositionUpdated` is an order event when a fill
+ * moved the position; the engine publishes a mark to market (on a candle) on `data` instead, so that no data
+ * handler ever waits on the order queue; and an order manager's refusal (`OrderRejected` of an order never
+ * created) on `signal`, its own queue.
+ */
 export const defaultQueue: { readonly [T in EventType]: QueueName } = {
   CandleUpdate: "data",
   CandleClosed: "data",

@@ -22,3 +22,16 @@ export const formatDecimal = (d: BigDecimal.BigDecimal): string => {
   const point = digits.length - scale
   return `${negative ? "-" : ""}${digits.slice(0, point)}.${digits.slice(point)}`
 }
+
+/**
+ * An amount as people read it: rounded half-even to at most `decimals` places (8 by default, the quote asset's
+ * precision on Binance), trailing zeros dropped ("-28.25367904", "0.1"). Text and HTML only: JSON keeps
+ * `formatDecimal`'s exact string.
+ */
+export const formatAmount = (d: BigDecimal.BigDecimal | string, decimals = 8): string =>
+  formatDecimal(
+    BigDecimal.round(typeof d === "string" ? BigDecimal.unsafeFromString(d) : d, {
+      scale: Math.max(0, Math.floor(decimals)),
+      mode: "half-even"
+    })
+  )

@@ -1,4 +1,5 @@
-import { Config, Duration, Effect, Option } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Option } from "effect"
+import { parseDuration } from "./DurationText.js"
 import { EventBusConfigError } from "./Errors.js"
 
 /** The settings of an in-memory bus. */
@@ -47,17 +48,36 @@ export interface ResolvedEventBusConfig {
   readonly tracing: boolean
 }
 
+/** The ranges every bus setting must be in, from the environment or in code (documented in the README). */
+export const eventBusRanges = {
+  capacity: { min: 1, max: 1_000_000, accepted: "a whole number from 1 to 1000000" },
+  // a timer cannot wait longer than 2^31 - 1 ms (24.8 days): 24 days is the longest any timeout can be
+  timeout: { min: Duration.millis(1), max: Duration.days(24), accepted: "a duration from 1ms to 24d, such as 500ms, 5s or \"5 seconds\"" }
+} as const
+
+const inCapacityRange = (value: number) =>
+  Number.isSafeInteger(value) && value >= eventBusRanges.capacity.min && value <= eventBusRanges.capacity.max
+
+const inTimeoutRange = (d: Duration.Duration) =>
+  Duration.isFinite(d) &&
+  Duration.between(d, { minimum: eventBusRanges.timeout.min, maximum: eventBusRanges.timeout.max })
+
 const capacity = (setting: string, value: number) =>
-  Number.isSafeInteger(value) && value >= 1
+  inCapacityRange(value)
     ? Effect.succeed(value)
-    : Effect.fail(new EventBusConfigError({ setting, value, reason: "must be a whole number >= 1" }))
+    : Effect.fail(new EventBusConfigError({ setting, value, reason: `must be ${eventBusRanges.capacity.accepted}` }))
 
 const positiveDuration = (setting: string, value: Duration.DurationInput) => {
   const decoded = Duration.decodeUnknown(value)
-  return decoded._tag === "Some" && Duration.greaterThan(decoded.value, Duration.zero)
+  return Option.isSome(decoded) && inTimeoutRange(decoded.value)
     ? Effect.succeed(decoded.value)
     : Effect.fail(
-      new EventBusConfigError({ setting, value, reason: "must be a positive duration, such as \"5 seconds\"" })
+      new EventBusConfigError({
+        setting,
+        // a Duration shows as "-1 seconds" rather than as its JSON
+        value: Duration.isDuration(value) ? Duration.format(value) : value,
+        reason: `must be ${eventBusRanges.timeout.accepted}`
+      })
     )
 }
 
@@ -100,6 +120,44 @@ const exportingSpans: Config.Config<boolean> = Config.all([
 ]).pipe(Config.map((values) => values.some((v) => Option.isSome(v) && v.value.trim() !== "")))
 
 /**
+ * One variable, checked here so that its error names the variable (the
+ * ConfigError's path), not the layer's setting: `TRADING_BUS_DATA_CAPACITY`
+ * rather than `dataCapacity`. Unset or empty, it is none.
+ */
+const fromEnv = <A>(name: string, accepted: string, parse: (text: string) => Option.Option<A>) =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((text) => {
+      if (Option.isNone(text) || text.value.trim() === "") return Either.right(Option.none<A>())
+      return Option.match(parse(text.value.trim()), {
+        onNone: () => Either.left(ConfigError.InvalidData([name], `expected ${accepted}`)),
+        onSome: (value) => Either.right(Option.some(value))
+      })
+    })
+  )
+
+const capacityFromEnv = (name: string, fallback: number) =>
+  fromEnv(name, eventBusRanges.capacity.accepted, (text) => {
+    // decimal digits only: "0x10" and "1e12" are refused rather than read as 16 and 10^12
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN
+    return inCapacityRange(n) ? Option.some(n) : Option.none()
+  }).pipe(Config.map(Option.getOrElse(() => fallback)))
+
+const timeoutFromEnv = (name: string, fallback: Duration.DurationInput) =>
+  fromEnv(name, eventBusRanges.timeout.accepted, (text) => Option.filter(parseDuration(text), inTimeoutRange)).pipe(
+    Config.map(Option.getOrElse(() => Duration.decode(fallback)))
+  )
+
+const booleanFromEnv = (name: string) =>
+  fromEnv(name, "true or false", (text) => {
+    const lower = text.toLowerCase()
+    return ["true", "1", "yes", "on"].includes(lower)
+      ? Option.some(true)
+      : ["false", "0", "no", "off"].includes(lower)
+      ? Option.some(false)
+      : Option.none()
+  })
+
+/**
  * The bus settings from the environment, each defaulting as in `defaults`.
  * `tracing`: `TRADING_BUS_TRACING` if set, else `defaults.tracing` if given,
  * else on exactly when spans are exported (an OTLP endpoint is set).
@@ -109,21 +167,17 @@ export const eventBusConfigFromEnv = (
 ): Config.Config<EventBusConfig> => {
   const d = { ...defaultEventBusConfig, ...defaults }
   return Config.all({
-  dataCapacity: Config.integer(eventBusEnv.dataCapacity).pipe(Config.withDefault(d.dataCapacity)),
-  signalCapacity: Config.integer(eventBusEnv.signalCapacity).pipe(Config.withDefault(d.signalCapacity)),
-  orderCapacity: Config.integer(eventBusEnv.orderCapacity).pipe(Config.withDefault(d.orderCapacity)),
-  signalPublishTimeout: Config.duration(eventBusEnv.signalPublishTimeout).pipe(
-    Config.withDefault(Duration.decode(d.signalPublishTimeout))
-  ),
-  drainTimeout: Config.duration(eventBusEnv.drainTimeout).pipe(Config.withDefault(Duration.decode(d.drainTimeout))),
-  handlerTimeout: Config.duration(eventBusEnv.handlerTimeout).pipe(
-    Config.withDefault(Duration.decode(d.handlerTimeout))
-  ),
-  metrics: Config.boolean(eventBusEnv.metrics).pipe(Config.withDefault(d.metrics)),
-  tracing: Config.option(Config.boolean(eventBusEnv.tracing)).pipe(
-    Config.zipWith(exportingSpans, (explicit, exporting) => Option.getOrElse(explicit, () => defaults.tracing ?? exporting))
-  )
-})
+    dataCapacity: capacityFromEnv(eventBusEnv.dataCapacity, d.dataCapacity),
+    signalCapacity: capacityFromEnv(eventBusEnv.signalCapacity, d.signalCapacity),
+    orderCapacity: capacityFromEnv(eventBusEnv.orderCapacity, d.orderCapacity),
+    signalPublishTimeout: timeoutFromEnv(eventBusEnv.signalPublishTimeout, d.signalPublishTimeout),
+    drainTimeout: timeoutFromEnv(eventBusEnv.drainTimeout, d.drainTimeout),
+    handlerTimeout: timeoutFromEnv(eventBusEnv.handlerTimeout, d.handlerTimeout),
+    metrics: booleanFromEnv(eventBusEnv.metrics).pipe(Config.map(Option.getOrElse(() => d.metrics))),
+    tracing: booleanFromEnv(eventBusEnv.tracing).pipe(
+      Config.zipWith(exportingSpans, (explicit, exporting) => Option.getOrElse(explicit, () => defaults.tracing ?? exporting))
+    )
+  })
 }
 
 /** The bus settings from the environment, each defaulting as in `defaultEventBusConfig`. */

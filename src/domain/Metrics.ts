@@ -280,6 +280,18 @@ export const collectorReconnectsTotal = counter(
   "trading_bus_collector_reconnects_total",
   "Reconnects of a market-data collector."
 )
+export const collectorIgnoredTotal = counter(
+  "trading_bus_collector_ignored_total",
+  "Well-formed frames of streams a market-data collector does not handle (aggTrade, depth, bookTicker)."
+)
+export const collectorConnectionFailuresTotal = counter(
+  "trading_bus_collector_connection_failures_total",
+  "Connection attempts of a market-data collector that never opened (DNS, refused, TLS, timeout)."
+)
+export const collectorGapsTotal = counter(
+  "trading_bus_collector_gaps_total",
+  "Gaps a market-data collector gave up on: closed candles neither the stream nor the backfill delivered."
+)
 export const collectorConnected = gauge(
   "trading_bus_collector_connected",
   "1 when every connection of a market-data collector is open, 0 otherwise."

@@ -48,3 +48,20 @@ export const Fill = Schema.Struct({
   filledAt: Schema.Number
 })
 export interface Fill extends Schema.Schema.Type<typeof Fill> {}
+
+/** What Binance accepts as a `newClientOrderId`: at most 36 of these characters. */
+export const clientOrderIdPattern = /^[.A-Z:/a-z0-9_-]{1,36}$/
+
+const runTagAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+/**
+ * A random tag of `length` base-36 characters (10: about 51 bits) for one run of one component, from the
+ * platform's cryptographic generator. Ids built on it (client order ids, paper trade ids) differ between runs
+ * and processes, so a journal never hands one run's outcome to another run's order.
+ */
+export const makeRunTag = (length = 10): string => {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(length))
+  let tag = ""
+  for (const b of bytes) tag += runTagAlphabet[b % 36] // 256 % 36 = 4: a negligible bias, not a secret
+  return tag
+}

@@ -1,4 +1,5 @@
 import { Data } from "effect"
+import type { Order } from "./Order.js"
 
 /** A strategy could not analyze a candle. */
 export class StrategyError extends Data.TaggedError("StrategyError")<{
@@ -14,6 +15,19 @@ export class OrderError extends Data.TaggedError("OrderError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/**
+ * The order manager refused to create an order a signal called for (a risk limit, a size that rounds to zero):
+ * a business outcome, not a fault. `order` is the order it would have created, with status `REJECTED` and the
+ * reason: the engine publishes it as `OrderRejected`.
+ */
+export class OrderRefused extends Data.TaggedError("OrderRefused")<{
+  readonly order: Order
+}> {
+  override get message() {
+    return this.order.reason ?? "refused"
+  }
+}
 
 /** The broker refused or failed to execute an order; `rejected` is true when the exchange said no (not a fault). */
 export class BrokerError extends Data.TaggedError("BrokerError")<{

@@ -1,9 +1,10 @@
-import { BigDecimal, Clock, Console, Duration, Effect, Layer } from "effect"
+import { BigDecimal, Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { queueNames } from "../domain/BusEvent.js"
-import { formatDecimal } from "../domain/Decimal.js"
+import { formatAmount, formatDecimal } from "../domain/Decimal.js"
 import type { ErrorReport } from "../domain/ErrorReport.js"
 import type { Signal } from "../domain/Signal.js"
 import { EventBus } from "../services/EventBus.js"
+import * as Logging from "./Logging.js"
 import type { Snapshot } from "./Summary.js"
 
 /** How many events/s samples the sparkline shows, and how many signals and errors the view lists. */
@@ -19,6 +20,8 @@ export interface DashboardHistory {
   readonly errors: ReadonlyArray<ErrorReport & { readonly at: number }>
   /** Since the engine started. */
   readonly uptimeMillis?: number
+  /** The last log lines, shown in the view while it draws (absent: no panel). */
+  readonly logs?: ReadonlyArray<string>
 }
 
 const sparks = "▁▂▃▄▅▆▇█"
@@ -37,7 +40,7 @@ export const bar = (value: number, capacity: number, width: number): string => {
   return `[${"█".repeat(cells)}${"░".repeat(width - cells)}]`
 }
 
-const money = (d: BigDecimal.BigDecimal) => formatDecimal(BigDecimal.round(d, { scale: 8 }))
+const money = (d: BigDecimal.BigDecimal) => formatAmount(d)
 const clock = (millis: number) => new Date(millis).toISOString().slice(11, 19)
 const fit = (line: string, width: number) => line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`
 const rule = (title: string, width: number) => `── ${title} ${"─".repeat(Math.max(0, width - title.length - 4))}`
@@ -65,9 +68,11 @@ export const render = (s: Snapshot, history: DashboardHistory, width: number): s
     [
       `collector ${s.collector.connected ? "connected" : "DISCONNECTED"}`,
       `reconnects ${s.collector.reconnects}`,
+      `connection failures ${s.collector.connectionFailures ?? 0}`,
       `messages ${s.collector.messages}`,
       `malformed ${s.collector.malformed}`,
-      `backfilled ${s.collector.backfilled}`
+      `backfilled ${s.collector.backfilled}`,
+      `gaps ${s.collector.gaps ?? 0}`
     ].join("  "),
     [
       `engine   candles ${candles}`,
@@ -95,7 +100,10 @@ export const render = (s: Snapshot, history: DashboardHistory, width: number): s
     `last errors`,
     ...(history.errors.length === 0
       ? ["  none"]
-      : history.errors.map((e) => `  ${clock(e.at)} ${e.component}: ${e.message.split("\n")[0]}`))
+      : history.errors.map((e) => `  ${clock(e.at)} ${e.component}: ${e.message.split("\n")[0]}`)),
+    ...(history.logs === undefined
+      ? []
+      : ["last log lines", ...(history.logs.length === 0 ? ["  none"] : history.logs.map((line) => `  ${line}`))])
   ]
   return lines.map((line) => fit(line, w)).join("\n")
 }
@@ -142,6 +150,40 @@ export const frame = (text: string, rows: number) =>
     text.split("\n").slice(0, Math.max(1, rows - 1)).map((line) => `${line}${esc}K`).join("\n")
   }${esc}J`
 
+/** How many diverted log lines are kept to print once the view is gone (without `--log-file`). */
+export const heldLogLines = 200
+
+/**
+ * While the view draws, log lines would be drawn over it: they go to the
+ * view's panel instead, and (unless a `--log-file` has them) are printed on
+ * stderr once the terminal is restored, the last `heldLogLines` of them.
+ */
+const divertLogs = Effect.gen(function*() {
+  const output = yield* Effect.serviceOption(Logging.LogOutput)
+  if (Option.isNone(output)) return undefined
+  const recentLogs: Array<string> = []
+  const held: Array<string> = []
+  let dropped = 0
+  const toFile = output.value.toFile
+  // released after the divert (finalizers run in reverse): the held lines print once stderr is the terminal's again
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      if (dropped > 0) yield* Console.error(`trading-bus: ${dropped} earlier log lines were dropped (--log-file keeps them all)`)
+      for (const text of held) yield* Console.error(text)
+    })
+  )
+  yield* output.value.divert((text) => {
+    keepLast(recentLogs, text.split("\n")[0]!)
+    if (toFile) return
+    held.push(text)
+    if (held.length > heldLogLines) {
+      held.shift()
+      dropped++
+    }
+  })
+  return recentLogs
+})
+
 /**
  * Redraws the view every `every` until interrupted, from the same snapshot
  * the status line prints; leaves the terminal as it found it.
@@ -151,7 +193,9 @@ export const redraw = (snapshot: Effect.Effect<Snapshot>, recent: RecentEvents, 
     const started = yield* Clock.currentTimeMillis
     const rates: Array<number> = []
     let last = { processed: -1, at: started }
-    yield* Console.log(enter)
+    const logs = yield* divertLogs
+    // acquired last, released first: the terminal is restored before the log lines come back to it
+    yield* Effect.acquireRelease(Console.log(enter), () => Console.log(leave))
     while (true) {
       const s = yield* snapshot
       const now = yield* Clock.currentTimeMillis
@@ -166,9 +210,10 @@ export const redraw = (snapshot: Effect.Effect<Snapshot>, recent: RecentEvents, 
         rates,
         signals: recent.signals,
         errors: recent.errors,
-        uptimeMillis: now - started
+        uptimeMillis: now - started,
+        ...(logs === undefined ? {} : { logs })
       }, columns)
       yield* Console.log(frame(text, rows))
       yield* Effect.sleep(options.every)
     }
-  }).pipe(Effect.ensuring(Console.log(leave)))
+  }).pipe(Effect.scoped)

@@ -4,8 +4,11 @@ import * as JournalCandles from "../layers/market/JournalCandles.js"
 import * as SqliteJournal from "../layers/journal/SqliteJournal.js"
 import { EventBus } from "../services/EventBus.js"
 import { EventLog } from "../services/Journal.js"
-import { backtest, type BacktestReport, configOf, type TradingFlags } from "./Backtest.js"
+import type { BacktestReport } from "../layers/engine/Backtest.js"
+import { type TradingFlags, strategyFlagsOf, tradingOptionsOf } from "./backtestCommand.js"
+import { backtestProgram, checkReportFiles } from "./BacktestOutput.js"
 import { ConfigurationError } from "./ConfigurationError.js"
+import { resolveStrategy } from "./StrategyModule.js"
 
 export interface ReplayOptions {
   /** The journal recorded by `trading-bus run --record`; it is only read. */
@@ -136,6 +139,12 @@ export const replay = (options: ReplayOptions) =>
         reason: "a replay reads a journal file recorded by trading-bus run --record --journal FILE"
       })
     }
+    const files = {
+      ...(options.reportJson !== undefined ? { reportJson: options.reportJson } : {}),
+      ...(options.reportHtml !== undefined ? { reportHtml: options.reportHtml } : {})
+    }
+    yield* checkReportFiles(files)
+    const strategy = yield* resolveStrategy(strategyFlagsOf(options.flags))
     const { series, signals } = yield* readRecorded(options)
     const replayed: Array<Signal> = []
     const collector = Layer.effectDiscard(Effect.flatMap(EventBus, (bus) =>
@@ -143,24 +152,25 @@ export const replay = (options: ReplayOptions) =>
         Effect.sync(() => {
           replayed.push(event.payload)
         }), { name: "replay-signals" })))
-    const report: BacktestReport = yield* backtest({
-      config: configOf(options.flags, series.symbol, series.interval),
-      file: {
-        path: options.journal,
-        symbol: series.symbol,
-        interval: series.interval,
-        ...(options.strict === true ? { strict: true } : {})
-      },
-      ...(options.reportJson !== undefined ? { reportJson: options.reportJson } : {}),
-      ...(options.reportHtml !== undefined ? { reportHtml: options.reportHtml } : {})
-    }, { plugins: collector })
+    const report: BacktestReport = yield* backtestProgram({
+      ...tradingOptionsOf(options.flags),
+      strategy,
+      candles: options.journal,
+      symbol: series.symbol,
+      interval: series.interval,
+      ...(options.strict === true ? { strict: true } : {}),
+      ...files,
+      // as the recorded run's paper broker did: at the close the order was decided on
+      fill: "close",
+      plugins: collector
+    })
     const recorded = signalsOf(signals, report)
     const comparison = compareSignals(recorded, replayed)
-    const { fast, slow, strategy } = options.flags
+    const { fast, slow, strategy: named } = options.flags
     const recordedWith = recordedStrategy(recorded)
     yield* Console.log(formatComparison(comparison, {
       ...(recordedWith !== undefined ? { recordedWith } : {}),
-      replayedWith: strategy === "sma" ? `--strategy sma --fast ${fast} --slow ${slow}` : `--strategy ${strategy}`
+      replayedWith: named === "sma" ? `--strategy sma --fast ${fast} --slow ${slow}` : `--strategy ${named}`
     }))
     return { report, signals: comparison }
   })

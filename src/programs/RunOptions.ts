@@ -4,94 +4,107 @@ import { existsSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { defaultFilename as defaultJournal } from "../layers/journal/SqliteJournal.js"
 import { ConfigurationError } from "./ConfigurationError.js"
+import * as Flag from "./internal/Flags.js"
 import { parseDuration } from "./parseDuration.js"
 
 /** The flags of `trading-bus run`, as @effect/cli parses them. */
 export const runFlags = {
-  source: Options.choice("source", ["sim", "binance"]).pipe(
-    Options.withDefault("sim" as const),
-    Options.withDescription("Where candles come from: the embedded simulator (offline) or Binance")
+  source: Flag.withDefault(
+    Flag.choice("source", ["sim", "binance"], "Where candles come from: the embedded simulator (offline) or Binance"),
+    "sim"
   ),
   symbols: Options.text("symbols").pipe(
     Options.withDefault("btcusdt,ethusdt"),
-    Options.withDescription("Comma-separated symbols, such as btcusdt,ethusdt")
+    Options.withDescription("Comma-separated symbols, such as btcusdt,ethusdt (default btcusdt,ethusdt)")
   ),
-  interval: Options.text("interval").pipe(Options.withDefault("1m"), Options.withDescription("Kline interval")),
-  strategy: Options.choice("strategy", ["sma", "none"]).pipe(
-    Options.withDefault("sma" as const),
-    Options.withDescription("sma: SMA crossover; none: data only")
+  interval: Options.text("interval").pipe(Options.withDefault("1m"), Options.withDescription("Kline interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, ... (default 1m)")),
+  strategy: Options.text("strategy").pipe(
+    Options.withDefault("sma"),
+    Options.withDescription(
+      "sma: SMA crossover; none: data only; or a module path (./my-strategy.js, .ts through tsx) whose default export is a Layer<Strategy> or a function from the --param pairs to one (default sma)"
+    )
   ),
-  fast: Options.integer("fast").pipe(Options.withDefault(9), Options.withDescription("Fast SMA period")),
-  slow: Options.integer("slow").pipe(Options.withDefault(21), Options.withDescription("Slow SMA period")),
-  duration: Options.text("duration").pipe(
+  param: Options.keyValueMap("param").pipe(
     Options.optional,
-    Options.withDescription("Stop after this long (30s, 5m, 1h); without it, run until Ctrl-C")
+    Options.withDescription("A key=value setting for a --strategy module (repeatable)")
   ),
-  seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Simulator seed")),
-  speed: Options.float("speed").pipe(
-    Options.withDefault(10),
-    Options.withDescription("Simulator speed: candles per second per symbol")
+  allowShort: Options.boolean("allow-short").pipe(
+    Options.withDescription("Let a SELL signal open a short position (paper only); by default the engine is long-only")
+  ),
+  fast: Flag.withDefault(Flag.integer("fast", { min: 1, max: 1000 }, "Fast SMA period, below --slow"), 9),
+  slow: Flag.withDefault(Flag.integer("slow", { min: 2, max: 1000 }, "Slow SMA period"), 21),
+  // Effect's timers cannot wait past 2^31 - 1 ms (24.8 days)
+  duration: Flag.optional(
+    Flag.duration("duration", { min: "1 millis", max: "24 days", shown: "from 1ms to 24d" }, "Stop after this long; without it, run until Ctrl-C")
+  ),
+  seed: Flag.withDefault(Flag.integer("seed", { min: 0, max: 4_294_967_295 }, "Simulator seed: same seed, same candles"), 42),
+  speed: Flag.withDefault(
+    Flag.number("speed", { min: 0.01, max: 10_000 }, "Simulator speed: candles per second per symbol"),
+    10
   ),
   wsUrl: Options.text("ws-url").pipe(
     Options.withDefault("wss://stream.binance.com:9443"),
-    Options.withDescription("Binance WebSocket base URL (--source binance)")
+    Options.withDescription("Binance WebSocket base URL (--source binance; default wss://stream.binance.com:9443)")
   ),
   restUrl: Options.text("rest-url").pipe(
     Options.withDefault("https://api.binance.com"),
-    Options.withDescription("Binance REST base URL (--source binance)")
+    Options.withDescription("Binance REST base URL (--source binance; default https://api.binance.com)")
   ),
   candleUpdates: Options.boolean("candle-updates").pipe(
     Options.withDescription("Also publish open klines as CandleUpdate events")
   ),
-  quoteAmount: Options.text("quote-amount").pipe(
-    Options.withDefault("100"),
-    Options.withDescription("Notional of one order, in the quote asset")
+  quoteAmount: Flag.withDefault(
+    Flag.positiveDecimal("quote-amount", "1000000000", "Notional of one order, in the quote asset"),
+    "100"
   ),
-  maxPositionNotional: Options.text("max-position-notional").pipe(
-    Options.withDefault("1000"),
-    Options.withDescription("Largest position notional per symbol")
+  maxPositionNotional: Flag.withDefault(
+    Flag.positiveDecimal("max-position-notional", "1000000000", "Largest position notional per symbol"),
+    "1000"
   ),
-  maxOpenOrders: Options.integer("max-open-orders").pipe(
-    Options.withDefault(5),
-    Options.withDescription("Most orders in flight at once")
+  maxOpenOrders: Flag.withDefault(Flag.integer("max-open-orders", { min: 1, max: 1000 }, "Most orders in flight at once"), 5),
+  // 1000 bps is 10% of each fill: past that a paper result means nothing
+  feeBps: Flag.withDefault(Flag.number("fee-bps", { min: 0, max: 1000 }, "Paper broker fee, in basis points"), 10),
+  slippageBps: Flag.withDefault(Flag.number("slippage-bps", { min: 0, max: 1000 }, "Paper broker slippage, in basis points"), 5),
+  brokerLatency: Flag.withDefault(
+    Flag.duration("broker-latency", { min: "0 millis", max: "1 minute", shown: "from 0ms to 1m" }, "Paper broker: simulated execution time per order"),
+    "0ms"
   ),
-  feeBps: Options.float("fee-bps").pipe(Options.withDefault(10), Options.withDescription("Paper broker fee, bps")),
-  slippageBps: Options.float("slippage-bps").pipe(
-    Options.withDefault(5),
-    Options.withDescription("Paper broker slippage, bps")
-  ),
-  brokerLatency: Options.text("broker-latency").pipe(
-    Options.withDefault("0ms"),
-    Options.withDescription("Paper broker: simulated execution time per order")
-  ),
-  statusInterval: Options.text("status-interval").pipe(
-    Options.withDefault("5s"),
-    Options.withDescription("How often to print the status line")
+  statusInterval: Flag.withDefault(
+    Flag.duration("status-interval", { min: "100 millis", max: "1 hour", shown: "from 100ms to 1h" }, "How often to print the status line"),
+    "5s"
   ),
   summaryJson: Options.text("summary-json").pipe(
     Options.optional,
     Options.withDescription("Write the final summary as JSON to this file")
   ),
-  metricsPort: Options.integer("metrics-port").pipe(
-    Options.withFallbackConfig(Config.integer("TRADING_BUS_METRICS_PORT").pipe(Config.withDefault(9464))),
-    Options.withDescription(
-      "Port of GET /metrics (Prometheus), /health/live and /health/ready (env TRADING_BUS_METRICS_PORT); 0 disables"
-    )
+  metricsPort: Flag.withDefault(
+    Flag.integer(
+      "metrics-port",
+      { min: 0, max: 65535 },
+      "Port of GET /metrics (Prometheus), /health/live and /health/ready; 0 disables them",
+      "TRADING_BUS_METRICS_PORT"
+    ),
+    9464
   ),
-  metricsHost: Options.text("metrics-host").pipe(
-    Options.withFallbackConfig(Config.string("TRADING_BUS_METRICS_HOST").pipe(Config.withDefault("127.0.0.1"))),
-    Options.withDescription("Address the metrics server binds (env TRADING_BUS_METRICS_HOST)")
+  metricsHost: Flag.withDefault(
+    Flag.text("metrics-host", "an address of this machine", "Address the metrics server binds", {
+      env: "TRADING_BUS_METRICS_HOST"
+    }),
+    "127.0.0.1"
   ),
   dashboard: Options.boolean("dashboard").pipe(
     Options.withDescription(
       "A live view redrawn every 500 ms instead of the status line: queues, events/s, collector, positions, P&L, last signals and errors (needs a terminal)"
     )
   ),
-  journal: Options.text("journal").pipe(
-    Options.withFallbackConfig(Config.string("TRADING_BUS_JOURNAL").pipe(Config.withDefault(defaultJournal))),
-    Options.withDescription(
-      `The order journal, a SQLite file (env TRADING_BUS_JOURNAL, default ${defaultJournal}): orders a crash interrupted are recovered from it at the next start; :memory: keeps it in memory only`
-    )
+  journal: Flag.withDefault(
+    Flag.text(
+      "journal",
+      "a file path, or :memory:",
+      "The order journal, a SQLite file: orders a crash interrupted are recovered from it at the next start; :memory: keeps it in memory only",
+      { env: "TRADING_BUS_JOURNAL" }
+    ),
+    defaultJournal
   ),
   report: Options.text("report").pipe(
     Options.optional,
@@ -125,8 +138,14 @@ export interface RunConfig extends
     | "dashboard"
     | "record"
     | "report"
+    | "param"
+    | "allowShort"
   >
 {
+  /** `--param key=value` pairs, for a `--strategy` module. */
+  readonly params?: Readonly<Record<string, string>>
+  /** `--allow-short`: a SELL may open a short (paper only). */
+  readonly allowShort?: boolean
   readonly symbols: ReadonlyArray<string>
   readonly duration: Option.Option<Duration.Duration>
   readonly statusInterval: Duration.Duration
@@ -183,9 +202,11 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
-    const { report, ...rest } = flags
+    const { allowShort, param, report, ...rest } = flags
     return {
       ...rest,
+      params: Option.match(param, { onNone: () => ({}), onSome: (map) => Object.fromEntries(map) }),
+      allowShort,
       symbols: [...new Set(symbols)],
       duration,
       statusInterval: yield* positiveDuration("--status-interval", flags.statusInterval),

@@ -1,65 +1,11 @@
 import { BigDecimal, Duration } from "effect"
 import { queueNames } from "../domain/BusEvent.js"
-import { formatDecimal } from "../domain/Decimal.js"
-import type { Position } from "../domain/Position.js"
-import { type BreakerSnapshot, formatBreaker } from "../layers/execution/CircuitBreakerBroker.js"
-import type { EngineCounters } from "../services/EngineStats.js"
-import type { BusStats } from "../services/EventBus.js"
-import type { CollectorStats } from "../services/MarketData.js"
-import type { PnL } from "../services/Portfolio.js"
+import { formatAmount } from "../domain/Decimal.js"
+import { formatBreaker } from "../layers/execution/CircuitBreakerBroker.js"
+import { money, type RunSummary, type Snapshot } from "../layers/engine/RunSummary.js"
 
-/** A run's final numbers; `--summary-json` writes exactly this shape (decimals as strings). */
-export interface RunSummary {
-  readonly candles: Record<string, number>
-  readonly signals: number
-  readonly orders: number
-  readonly fills: number
-  readonly rejected: number
-  readonly errors: number
-  readonly queues: Record<string, { readonly processed: number; readonly dropped: number; readonly failed: number }>
-  readonly collector: {
-    readonly messages: number
-    readonly malformed: number
-    readonly reconnects: number
-    readonly backfilled: number
-  }
-  readonly positions: Record<string, string>
-  readonly pnl: { readonly realized: string; readonly unrealized: string }
-}
-
-export interface Snapshot {
-  readonly bus: BusStats
-  readonly engine: EngineCounters
-  readonly collector: CollectorStats
-  readonly positions: ReadonlyArray<Position>
-  readonly pnl: PnL
-  /** The circuit breaker around the broker, when there is one. */
-  readonly breaker?: BreakerSnapshot | undefined
-}
-
-export const summarize = (s: Snapshot): RunSummary => ({
-  candles: { ...s.engine.candles },
-  signals: s.engine.signals,
-  orders: s.engine.orders,
-  fills: s.engine.fills,
-  rejected: s.engine.rejected,
-  errors: s.engine.errors,
-  queues: Object.fromEntries(queueNames.map((q) => {
-    const { dropped, failed, processed } = s.bus[q]
-    return [q, { processed, dropped, failed }]
-  })),
-  collector: {
-    messages: s.collector.messages,
-    malformed: s.collector.malformed,
-    reconnects: s.collector.reconnects,
-    backfilled: s.collector.backfilled
-  },
-  positions: Object.fromEntries(s.positions.map((p) => [p.symbol, formatDecimal(p.quantity)])),
-  pnl: { realized: money(s.pnl.realized), unrealized: money(s.pnl.unrealized) }
-})
-
-/** P&L to 8 decimals, the quote asset's precision on Binance. */
-const money = (d: BigDecimal.BigDecimal) => formatDecimal(BigDecimal.round(d, { scale: 8 }))
+// the summary and the snapshot are the library's (src/layers/engine); this module prints them
+export { type RunSummary, type Snapshot, summarize } from "../layers/engine/RunSummary.js"
 
 const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0)
 
@@ -98,11 +44,11 @@ export const formatSummary = (summary: RunSummary, elapsed: Duration.Duration): 
       const x = summary.queues[q]!
       return `  queue ${q.padEnd(6)} ${x.processed} processed, ${x.dropped} dropped, ${x.failed} handler failures`
     }),
-    `  collector   ${summary.collector.messages} messages, ${summary.collector.malformed} malformed, ${summary.collector.reconnects} reconnects, ${summary.collector.backfilled} backfilled`,
+    `  collector   ${summary.collector.messages} messages, ${summary.collector.malformed} malformed, ${summary.collector.ignored} ignored, ${summary.collector.reconnects} reconnects, ${summary.collector.connectionFailures} connection failures, ${summary.collector.backfilled} backfilled, ${summary.collector.gaps} gaps`,
     `  positions   ${
       Object.entries(summary.positions).map(([s, q]) => `${s} ${q}`).join(", ") || "none"
     }`,
-    `  P&L         ${summary.pnl.realized} realized, ${summary.pnl.unrealized} unrealized`
+    `  P&L         ${formatAmount(summary.pnl.realized)} realized, ${formatAmount(summary.pnl.unrealized)} unrealized`
   ]
   return lines.join("\n")
 }

@@ -4,7 +4,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import { nextEventId } from "../domain/BusEvent.js"
 import * as SqliteDeadLetters from "../layers/journal/SqliteDeadLetters.js"
 import * as SqliteJournal from "../layers/journal/SqliteJournal.js"
-import { type DeadLetter, DeadLetters } from "../services/DeadLetters.js"
+import { type DeadLetter, DeadLetters, type UndecodableLetter } from "../services/DeadLetters.js"
 import { Journal } from "../services/Journal.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import { runFlags } from "./RunOptions.js"
@@ -19,7 +19,21 @@ export interface DeadLetterView {
   readonly eventId: string
   readonly eventType: string
   readonly cause: string
+  /** Only for an event that cannot be decoded: its payload exactly as the journal held it (it cannot be retried). */
+  readonly raw?: string
 }
+
+const rawViewOf = (letter: UndecodableLetter): DeadLetterView => ({
+  id: letter.id,
+  handler: letter.handler,
+  queue: letter.queue,
+  attempts: 0,
+  failedAt: letter.failedAt,
+  eventId: letter.eventId,
+  eventType: letter.eventType,
+  cause: letter.cause,
+  raw: letter.raw
+})
 
 const viewOf = (letter: DeadLetter): DeadLetterView => ({
   id: letter.id,
@@ -56,7 +70,9 @@ export const formatDeadLetters = (letters: ReadonlyArray<DeadLetterView>, locati
 export const listDeadLetters = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const journal = yield* Journal
-    const letters = (yield* (yield* DeadLetters).list).map(viewOf)
+    const deadLetters = yield* DeadLetters
+    const letters = [...(yield* deadLetters.list).map(viewOf), ...(yield* deadLetters.undecodable).map(rawViewOf)]
+      .sort((a, b) => a.id - b.id)
     yield* Console.log(options.json ? JSON.stringify(letters, null, 2) : formatDeadLetters(letters, journal.location))
   })
 
@@ -72,6 +88,13 @@ export const retryDeadLetter = (id: number) =>
     const deadLetters = yield* DeadLetters
     const sql = yield* SqlClient.SqlClient
     const letter = yield* deadLetters.get(id)
+    if (Option.isNone(letter) && (yield* deadLetters.undecodable).some((l) => l.id === id)) {
+      return yield* Effect.fail(new ConfigurationError({
+        flag: "<id>",
+        value: id,
+        reason: "this dead letter holds an event that cannot be decoded, so it cannot be published again: its raw text is in trading-bus dlq list --json; purge it once looked at"
+      }))
+    }
     if (Option.isNone(letter)) {
       return yield* Effect.fail(new ConfigurationError({ flag: "<id>", value: id, reason: "no dead letter has this id (see trading-bus dlq list)" }))
     }

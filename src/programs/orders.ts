@@ -2,6 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { formatDecimal } from "../domain/Decimal.js"
 import type { Fill, Order, OrderStatus } from "../domain/Order.js"
+import { fillsOf, netPositions } from "../layers/journal/JournalState.js"
 import * as SqliteJournal from "../layers/journal/SqliteJournal.js"
 import { Journal, type JournalEntry } from "../services/Journal.js"
 import { runFlags } from "./RunOptions.js"
@@ -122,12 +123,36 @@ export const formatOrders = (orders: ReadonlyArray<OrderView>, location: string)
   ].join("\n")
 }
 
-/** Prints the journal's orders, as a table or as JSON. */
+/** The positions the journal's fills net to, as a restarted run restores them (its summary prints the same). */
+export const formatPositions = (fills: ReadonlyArray<Fill>): string => {
+  const net = [...netPositions(fills)].map(([symbol, quantity]) => `${symbol} ${formatDecimal(quantity)}`)
+  return net.length === 0 ? "no positions: no fills" : `positions from ${fills.length} fills: ${net.join(", ")}`
+}
+
+/**
+ * Prints the journal's orders, as a table (with the positions their fills net to) or as JSON. Rows that cannot
+ * be decoded are left out and said on stderr, so the JSON on stdout stays whole.
+ */
 export const listOrders = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const journal = yield* Journal
-    const orders = ordersOf(yield* journal.orderEvents)
-    yield* Console.log(options.json ? JSON.stringify(orders, null, 2) : formatOrders(orders, journal.location))
+    const entries = yield* journal.orderEvents
+    const orders = ordersOf(entries)
+    yield* Console.log(
+      options.json
+        ? JSON.stringify(orders, null, 2)
+        : orders.length === 0
+        ? formatOrders(orders, journal.location)
+        : `${formatOrders(orders, journal.location)}\n${formatPositions(fillsOf(entries))}`
+    )
+    const damaged = yield* journal.undecodable
+    if (damaged.length > 0) {
+      yield* Console.error(
+        `trading-bus: ${damaged.length} journaled events cannot be decoded and are left out: ${
+          damaged.map((d) => `${d.type} ${d.id} (seq ${d.seq}${d.done ? "" : ", pending"}: ${d.reason})`).join("; ")
+        }${damaged.some((d) => !d.done) ? "; the next trading-bus run moves the pending ones to the dead letters" : ""}`
+      )
+    }
   })
 
 /** `trading-bus orders [--journal F] [--json]`. */

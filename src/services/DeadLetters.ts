@@ -22,6 +22,25 @@ export interface DeadLetter extends DeadLetterInput {
   readonly id: number
 }
 
+/** An event that cannot be decoded (a damaged journal row), kept as its raw text. */
+export interface UndecodableLetterInput {
+  /** Who gave it up, such as "journal-recovery". */
+  readonly handler: string
+  readonly queue: string
+  /** Why it cannot be decoded. */
+  readonly cause: string
+  readonly eventId: string
+  readonly eventType: string
+  /** The event's payload exactly as it was stored. */
+  readonly raw: string
+  readonly failedAt: number
+}
+
+/** One stored dead letter whose event cannot be decoded: it can be looked at and purged, not retried. */
+export interface UndecodableLetter extends UndecodableLetterInput {
+  readonly id: number
+}
+
 /**
  * Where events go whose handler failed on every retry, to be looked at,
  * published again (`trading-bus dlq retry`) or purged.
@@ -29,8 +48,13 @@ export interface DeadLetter extends DeadLetterInput {
 export class DeadLetters extends Context.Tag("trading-bus/DeadLetters")<DeadLetters, {
   /** Stores a dead letter, committed when this succeeds; returns its id. */
   readonly add: (letter: DeadLetterInput) => Effect.Effect<number, JournalError>
-  /** Every dead letter, oldest first. */
+  /** Stores an event that cannot be decoded, with its raw text; returns its id. */
+  readonly addUndecodable: (letter: UndecodableLetterInput) => Effect.Effect<number, JournalError>
+  /** Every dead letter whose event decodes, oldest first. */
   readonly list: Effect.Effect<ReadonlyArray<DeadLetter>, JournalError>
+  /** The dead letters whose event cannot be decoded (stored by `addUndecodable`, or damaged since), oldest first. */
+  readonly undecodable: Effect.Effect<ReadonlyArray<UndecodableLetter>, JournalError>
+  /** A dead letter whose event decodes (see `undecodable` for the others). */
   readonly get: (id: number) => Effect.Effect<Option.Option<DeadLetter>, JournalError>
   /** Deletes one; false when there was no such id. */
   readonly remove: (id: number) => Effect.Effect<boolean, JournalError>

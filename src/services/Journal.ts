@@ -43,6 +43,23 @@ export interface JournalEntry {
   readonly done: boolean
 }
 
+/**
+ * A journaled row whose event cannot be decoded (a damaged file, a payload from an incompatible version):
+ * the reads leave it out, and recovery moves it to the dead letters with its raw text rather than fail.
+ */
+export interface UndecodableEntry {
+  readonly seq: number
+  readonly id: string
+  /** As stored (it may not be an event type either). */
+  readonly type: string
+  readonly queue: string
+  /** The payload column exactly as stored. */
+  readonly payload: string
+  readonly done: boolean
+  /** Why it cannot be decoded. */
+  readonly reason: string
+}
+
 /** The event that settled an order: its fill or its rejection. */
 export type OrderOutcome = BusEvent<"OrderFilled" | "OrderRejected">
 
@@ -72,12 +89,14 @@ export class Journal extends Context.Tag("trading-bus/Journal")<Journal, {
   readonly append: (event: BusEvent, queue: QueueName, options?: AppendOptions) => Effect.Effect<void, JournalError>
   /** Marks an event done; unknown ids are ignored. */
   readonly markDone: (eventId: string) => Effect.Effect<void, JournalError>
-  /** The events not done, in append order. */
+  /** The events not done, in append order (those that cannot be decoded are left out: see `undecodable`). */
   readonly pending: Effect.Effect<ReadonlyArray<JournalEntry>, JournalError>
   /** The first journaled fill or rejection of an order, if any. */
   readonly outcomeOf: (clientOrderId: string) => Effect.Effect<Option.Option<OrderOutcome>, JournalError>
-  /** Every journaled event about an order (`Order*`), in append order. */
+  /** Every journaled event about an order (`Order*`), in append order (undecodable ones left out). */
   readonly orderEvents: Effect.Effect<ReadonlyArray<JournalEntry>, JournalError>
+  /** The rows `pending` and `orderEvents` leave out because they cannot be decoded, in append order. */
+  readonly undecodable: Effect.Effect<ReadonlyArray<UndecodableEntry>, JournalError>
 }>() {}
 
 /** Which recorded events to read; every given condition must hold. */

@@ -9,6 +9,12 @@ export interface CollectorStats {
   readonly reconnects: number
   /** Closed candles recovered over REST after a reconnect. */
   readonly backfilled: number
+  /** Well-formed frames of streams the source does not handle (aggTrade, depth, ...); absent: none. */
+  readonly ignored?: number
+  /** Connection attempts that never opened; absent for a source without connections. */
+  readonly connectionFailures?: number
+  /** Gaps given up on: closed candles never delivered (each also an `Error` event); absent: none. */
+  readonly gaps?: number
   /** CandleClosed events published. */
   readonly candles: number
   readonly connected: boolean

@@ -23,7 +23,16 @@ const snapshot = (overrides: Partial<Snapshot> = {}): Snapshot => ({
     order: { size: 50, capacity: 50, dropped: 0, processed: 80, failed: 0 }
   },
   engine: { candles: { BTCUSDT: 600, ETHUSDT: 600 }, signals: 30, orders: 20, fills: 19, rejected: 1, errors: 1 },
-  collector: { messages: 2400, malformed: 1, reconnects: 3, backfilled: 12, candles: 1200, connected: true },
+  collector: {
+    messages: 2400,
+    malformed: 1,
+    reconnects: 3,
+    connectionFailures: 4,
+    backfilled: 12,
+    gaps: 2,
+    candles: 1200,
+    connected: true
+  },
   positions: [position("BTCUSDT", "0.0024"), position("ETHUSDT", "-0.5")],
   pnl: { realized: d("12.123456789"), unrealized: d("-0.5") },
   ...overrides
@@ -53,7 +62,9 @@ describe("Dashboard.render", () => {
   it("shows events/s with a sparkline of the history, the collector, positions and P&L", () => {
     const screen = render(snapshot(), history, 120)
     expect(screen).toContain("events/s     100.0 ▁▃▅█▅  (max 200.0, last 5 samples)")
-    expect(screen).toContain("collector connected  reconnects 3  messages 2400  malformed 1  backfilled 12")
+    expect(screen).toContain(
+      "collector connected  reconnects 3  connection failures 4  messages 2400  malformed 1  backfilled 12  gaps 2"
+    )
     expect(screen).toContain("engine   candles 1200  signals 30  orders 20 (19 filled, 1 rejected)  errors 1")
     expect(screen).toMatch(/BTCUSDT +qty +0\.0024 +entry 42000\.5 +mark 42100 +unrealized 0\.1 +realized 1\.25/)
     expect(screen).toMatch(/ETHUSDT +qty +-0\.5/)

@@ -1,4 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Console, Effect } from "effect"
 import { makeEventAt } from "../../src/domain/BusEvent.js"
 import * as Logging from "../../src/programs/Logging.js"
@@ -6,7 +9,7 @@ import { candle, openBus, settle } from "../support/fixtures.js"
 import { runCli } from "../support/cli.js"
 
 /** Runs `program` with the logger of `settings`, writing to a Console that keeps what goes to stdout and stderr. */
-const captured = <A, E>(settings: Logging.LoggingSettings, program: Effect.Effect<A, E>) =>
+const captured = <A, E>(settings: Logging.LoggingSettings & { readonly file?: string }, program: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const out: Array<string> = []
     const err: Array<string> = []
@@ -95,6 +98,20 @@ describe("Logging", () => {
       expect(err[0]).toMatch(/^\[[\d:.]+\] WARN \(#\d+\): queue is filling up$/)
       expect(err.slice(1)).toEqual(["queue: signal"])
       expect(err.join("\n")).not.toContain("\x1b[")
+    }))
+})
+
+describe("--log-file", () => {
+  it.effect("appends the lines to the file, without colors, and nothing to the terminal", () =>
+    Effect.gen(function*() {
+      const file = join(mkdtempSync(join(tmpdir(), "trading-bus-")), "run.log")
+      const { err, out } = yield* captured(
+        { format: "pretty", level: "info", colors: true, file },
+        Effect.logWarning("queue is filling up").pipe(Effect.annotateLogs({ queue: "signal" }))
+      )
+      expect([...out, ...err]).toEqual([])
+      const text = readFileSync(file, "utf8")
+      expect(text).toMatch(/^\[[\d:.]+\] WARN \(#\d+\): queue is filling up\n {2}queue: signal\n$/)
     }))
 })
 

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { mkdtempSync } from "node:fs"
+import { BigDecimal, Effect } from "effect"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
+import { formatDecimal } from "../../src/domain/Decimal.js"
 import * as SqliteJournal from "../../src/layers/journal/SqliteJournal.js"
 import { Journal } from "../../src/services/Journal.js"
 import { startCli } from "../support/cli.js"
+import { withRawSqlite } from "../support/journal.js"
 
 // orders flow at once and the broker keeps each in flight for 20ms, so a kill finds some mid-way
 const flags = ["--fast", "2", "--slow", "3", "--max-open-orders", "50", "--broker-latency", "20ms"]
@@ -51,9 +53,10 @@ describe("crash recovery of `trading-bus run`", () => {
 
       // the last run recovers what the kills left, then trades at an easy pace and drains without a deadline to
       // race: how many orders a fast feed creates (each 20 ms at the broker) depends on the machine's speed
+      const summaryFile = join(dirname(journal), "summary.json")
       const last = yield* Effect.promise(() =>
         startCli(
-          ["run", "--journal", journal, "--duration", "3s", "--status-interval", "1s", ...flags, "--speed", "100"],
+          ["run", "--journal", journal, "--duration", "3s", "--status-interval", "1s", "--summary-json", summaryFile, ...flags, "--speed", "100"],
           { TRADING_BUS_DRAIN_TIMEOUT: "2 minutes" }
         ).finished
       )
@@ -67,8 +70,31 @@ describe("crash recovery of `trading-bus run`", () => {
       const counts = [...created].map((id) => [id, outcomes.get(id)?.size ?? 0] as const)
       expect(counts.filter(([, n]) => n !== 1)).toEqual([])
       expect([...outcomes.keys()].filter((id) => !created.has(id))).toEqual([])
+
+      // the positions the restarted run ends with are every journaled fill's, across the kills, read by SQLite itself
+      const summary = JSON.parse(readFileSync(summaryFile, "utf8")) as { positions: Record<string, string> }
+      const fromFile = positionsInFile(journal)
+      expect(Object.keys(fromFile).length).toBeGreaterThan(0)
+      expect(summary.positions).toEqual(fromFile)
     }), 60_000)
 })
+
+/** The fills in the journal file, each once (a recorded fill returned again is the same fill), netted per symbol. */
+const positionsInFile = (filename: string): Record<string, string> =>
+  withRawSqlite(filename, (db) => {
+    const net = new Map<string, BigDecimal.BigDecimal>()
+    const seen = new Set<string>()
+    for (const row of db.prepare("SELECT payload FROM events WHERE type = 'OrderFilled' ORDER BY seq").all()) {
+      const fill = JSON.parse(String(row.payload)) as { clientOrderId: string; tradeId: string; filledAt: number; symbol: string; side: string; quantity: string }
+      const key = `${fill.clientOrderId} ${fill.tradeId} ${fill.filledAt}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const quantity = BigDecimal.unsafeFromString(fill.quantity)
+      const signed = fill.side === "BUY" ? quantity : BigDecimal.negate(quantity)
+      net.set(fill.symbol, BigDecimal.sum(net.get(fill.symbol) ?? BigDecimal.fromBigInt(0n), signed))
+    }
+    return Object.fromEntries([...net].map(([symbol, q]) => [symbol, formatDecimal(BigDecimal.normalize(q))]))
+  })
 
 /** Resolves once a status line shows at least one order; rejects if the process ends first. */
 const waitForOrders = (stdout: NodeJS.ReadableStream, finished: () => Promise<unknown>) =>

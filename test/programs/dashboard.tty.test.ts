@@ -58,13 +58,41 @@ describe.skipIf(!hasScript && !hasTmux)("trading-bus run --dashboard in a termin
     expect(after).not.toContain("──") // no frame after the terminal was restored
   }, 60_000)
 
+  it.skipIf(!hasScript)("log lines go to the view's panel while it draws, never over it, and to the terminal after it", async () => {
+    // every order is refused (a position limit below one order): the engine logs each refusal while the view draws
+    const command = `${run.replace("--duration 4s", "--duration 3s")} --log-level debug --quote-amount 100 --max-position-notional 50`
+    const child = spawn("script", ["-q", "-c", `stty cols 160 rows 60 2>/dev/null; exec ${command}`, "/dev/null"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let raw = ""
+    child.stdout.on("data", (d) => (raw += d))
+    child.stderr.on("data", (d) => (raw += d))
+    expect(await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))).toBe(0)
+    const [, live = ""] = raw.split("\x1b[?1049h")
+    const [view = "", after = ""] = live.split("\x1b[?1049l")
+    const logLine = /^\[\d\d:\d\d:\d\d\.\d{3}\] (DEBUG|INFO|WARN|ERROR)/m
+    // a log line starts a line; in the view, they are indented in the panel
+    expect(stripAnsi(view)).not.toMatch(logLine)
+    const frames = view.split("\x1b[H").slice(1)
+    const last = stripAnsi(frames[frames.length - 1]!)
+    expect(last).toMatch(/^last log lines\n {2}\[[\d:.]+\] (DEBUG|INFO) \(#\d+\): /m)
+    expect(last.slice(last.indexOf("last log lines"))).toMatch(/order \S+ refused/)
+    // once the terminal is restored, the diverted lines are printed, before the summary
+    const restored = stripAnsi(after)
+    expect(restored).toMatch(logLine)
+    expect(restored.indexOf("refused")).toBeLessThan(restored.indexOf("run summary"))
+  }, 60_000)
+
   it.skipIf(!hasTmux)("in a tmux pane: the screen a user sees", async () => {
     const socket = `trading-bus-test-${process.pid}`
     const tmux = (...args: Array<string>) => execFileSync("tmux", ["-L", socket, "-f", "/dev/null", ...args], { cwd: root, env, encoding: "utf8" })
     try {
-      tmux("new-session", "-d", "-s", "dash", "-x", "120", "-y", "40", `cd ${root} && ${run}; sleep 30`)
+      tmux("new-session", "-d", "-s", "dash", "-x", "120", "-y", "40", `cd ${root} && ${run}; sleep 60`)
       let screen = ""
-      for (let i = 0; i < 40; i++) {
+      // starting through tsx takes seconds on a loaded machine
+      for (let i = 0; i < 160; i++) {
         await new Promise((resolve) => setTimeout(resolve, 250))
         screen = tmux("capture-pane", "-p", "-t", "dash")
         if (/^P&L/m.test(screen) && /^ {2}\d\d:\d\d:\d\d (BTCUSDT|ETHUSDT)/m.test(screen) && /up [3-9]s/.test(screen)) break

@@ -52,6 +52,32 @@ describe("the trading-bus program", () => {
     for (const q of Object.values(summary.positions)) expect(q).toMatch(/^-?\d+(\.\d+)?$/)
   }, 60_000)
 
+  it("--source binance with the exchange unreachable names the host and cause, and counts the failures", async () => {
+    const file = join(tmp(), "summary.json")
+    const port = await freePort() // closed: connections are refused
+    const { code, stderr, stdout } = await runCli([
+      "run",
+      "--source",
+      "binance",
+      "--ws-url",
+      `ws://user:s3cret@127.0.0.1:${port}`,
+      "--rest-url",
+      `http://127.0.0.1:${port}`,
+      "--duration",
+      "4s",
+      "--summary-json",
+      file
+    ])
+    expect(code).toBe(0)
+    expect(stderr).toContain(`cannot connect to 127.0.0.1:${port}: connection to 127.0.0.1:${port} refused`)
+    expect(stderr).not.toContain("An error occurred during Open")
+    expect(stderr + stdout).not.toContain("s3cret")
+    expect(stdout).toMatch(/[1-9]\d* connection failures/)
+    const summary = JSON.parse(readFileSync(file, "utf8"))
+    expect(summary.collector.connectionFailures).toBeGreaterThanOrEqual(2)
+    expect(summary.collector).toMatchObject({ gaps: 0, ignored: 0 })
+  }, 60_000)
+
   it("SIGINT during heavy flow drains, loses no order, prints the summary and exits 0", async () => {
     const file = join(tmp(), "summary.json")
     const cli = startCli([
@@ -89,7 +115,7 @@ describe("the trading-bus program", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     const second = await scrape()
     const messages = (text: string) =>
-      Number(/^trading_bus_collector_messages_total\{source="binance"\} (\d+)/m.exec(text)?.[1] ?? "0")
+      Number(/^trading_bus_collector_messages_total\{source="simulator"\} (\d+)/m.exec(text)?.[1] ?? "0")
     expect(messages(second)).toBeGreaterThan(messages(first))
     expect(second).toContain("# TYPE trading_bus_handler_duration_seconds histogram")
     expect(second).toMatch(/^trading_bus_events_processed_total\{queue="data",type="CandleClosed"\} \d+/m)
@@ -142,6 +168,8 @@ describe("the trading-bus program", () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     cli.child.kill("SIGINT")
     await cli.waitForError("stopping")
+    // a SIGINT within 500 ms of the first is the same Ctrl-C delivered twice (npm forwards it to the group's child)
+    await new Promise((resolve) => setTimeout(resolve, 700))
     cli.child.kill("SIGINT")
     const { code } = await cli.finished
     expect(code).toBe(130)

@@ -7,7 +7,7 @@ import * as SqliteJournal from "../../src/layers/journal/SqliteJournal.js"
 import { formatOrders, ordersOf, type OrderView } from "../../src/programs/orders.js"
 import { Journal } from "../../src/services/Journal.js"
 import { runCli } from "../support/cli.js"
-import { created, filled, rejected } from "../support/journal.js"
+import { created, filled, rejected, withRawSqlite } from "../support/journal.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "trading-bus-orders-"))
 
@@ -35,6 +35,8 @@ describe("trading-bus orders", () => {
       expect(table.stdout).toMatch(/^b\s+BTCUSDT\s+BUY\s+0\.01\s+42000\.1\s+REJECTED\s+too big$/m)
       expect(table.stdout).toMatch(/^c\s+.*NEW \(pending\)$/m)
       expect(table.stdout).toContain("3 orders: 1 filled, 1 rejected, 0 cancelled, 1 pending")
+      // what a run on this journal restores: the fill of a, once
+      expect(table.stdout).toContain("positions from 1 fills: BTCUSDT 0.01")
       expect(json.code).toBe(0)
       const orders = JSON.parse(json.stdout) as ReadonlyArray<OrderView>
       expect(orders.map((o) => [o.clientOrderId, o.status, o.pending, o.fills.length])).toEqual([
@@ -51,6 +53,25 @@ describe("trading-bus orders", () => {
         filledAt: 5
       })
       expect(orders[1]!.reason).toBe("too big")
+    }), 30_000)
+
+  it.live("a damaged journal: an undecodable row is left out and said on stderr; a missing table exits 2 naming it", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const [damaged, dropped] = [join(dir, "damaged.db"), join(dir, "dropped.db")]
+      yield* writeJournal(damaged)
+      yield* writeJournal(dropped)
+      withRawSqlite(damaged, (db) => db.prepare("UPDATE events SET payload = '{not json' WHERE client_order_id = 'c'").run())
+      withRawSqlite(dropped, (db) => db.exec("DROP TABLE events"))
+      const [json, missing] = yield* Effect.promise(() =>
+        Promise.all([runCli(["orders", "--journal", damaged, "--json"]), runCli(["orders", "--journal", dropped, "--json"])])
+      )
+      expect(json.code).toBe(0)
+      expect((JSON.parse(json.stdout) as ReadonlyArray<OrderView>).map((o) => o.clientOrderId)).toEqual(["a", "b"])
+      expect(json.stderr).toMatch(/^trading-bus: 1 journaled events cannot be decoded and are left out: OrderCreated \S+ \(seq 5, pending: .*\); the next trading-bus run moves the pending ones to the dead letters\n$/)
+      expect(missing.code).toBe(2)
+      expect(missing.stderr).toContain("table events is missing")
+      expect(missing.stderr.trim().split("\n")).toHaveLength(1)
     }), 30_000)
 
   it.live("an empty journal has no orders", () =>

@@ -16,8 +16,8 @@ export interface ServerConnection {
   readonly path: string
   /** The stream names of the `streams` query parameter. */
   readonly streams: ReadonlyArray<string>
-  /** Sends text frames in order; objects are JSON-encoded. */
-  readonly send: (...frames: ReadonlyArray<string | object>) => Effect.Effect<void>
+  /** Sends frames in order: strings and objects (JSON-encoded) as text, `Uint8Array`s as binary frames. */
+  readonly send: (...frames: ReadonlyArray<string | Uint8Array | object>) => Effect.Effect<void>
   /** Destroys the TCP socket without a close frame (the client sees 1006). */
   readonly drop: Effect.Effect<void>
   /** Sends a ping with the payload and returns the payload of the pong that answers it. */
@@ -76,7 +76,10 @@ const makeConnection = (ws: WebSocket, path: string): ServerConnection => {
     streams,
     send: (...frames) =>
       Effect.sync(() => {
-        for (const frame of frames) ws.send(typeof frame === "string" ? frame : JSON.stringify(frame))
+        for (const frame of frames) {
+          if (frame instanceof Uint8Array) ws.send(frame, { binary: true })
+          else ws.send(typeof frame === "string" ? frame : JSON.stringify(frame))
+        }
       }),
     drop: Effect.sync(() => ws.terminate()),
     ping: (payload) =>

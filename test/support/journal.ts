@@ -1,3 +1,4 @@
+import { createRequire } from "node:module"
 import { BigDecimal } from "effect"
 import { type BusEvent, makeEventAt } from "../../src/domain/BusEvent.js"
 import type { Fill } from "../../src/domain/Order.js"
@@ -26,3 +27,22 @@ export const filled = (clientOrderId: string, tradeId?: string, filledAt?: numbe
 
 export const rejected = (clientOrderId: string, reason: string): BusEvent =>
   makeEventAt("OrderRejected", { ...order(clientOrderId), status: "REJECTED", reason }, 3)
+
+/** The journal file opened by SQLite itself (better-sqlite3), as a user or another tool would: to damage it, or to read it back. */
+export interface RawSqlite {
+  exec: (sql: string) => void
+  prepare: (sql: string) => { run: (...params: ReadonlyArray<unknown>) => unknown; all: (...params: ReadonlyArray<unknown>) => Array<Record<string, unknown>> }
+  close: () => void
+}
+export const rawSqlite = (filename: string): RawSqlite =>
+  new (createRequire(import.meta.url)("better-sqlite3") as new(file: string) => RawSqlite)(filename)
+
+/** Runs `use` on the file opened by better-sqlite3, and closes it. */
+export const withRawSqlite = <A>(filename: string, use: (db: RawSqlite) => A): A => {
+  const db = rawSqlite(filename)
+  try {
+    return use(db)
+  } finally {
+    db.close()
+  }
+}

@@ -1,6 +1,6 @@
 import { BigDecimal, Data, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
 import { formatDecimal } from "../../domain/Decimal.js"
-import type { Fill, Order } from "../../domain/Order.js"
+import { type Fill, makeRunTag, type Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
 import { Broker } from "../../services/Broker.js"
 import { bpsFraction, nonNegativeNumber, positiveDecimal, type SettingProblem, wholeNumber } from "../bus/internal/Options.js"
@@ -67,6 +67,8 @@ const make = (config: Resolved) =>
     const net = new Map<string, BigDecimal.BigDecimal>()
     let inFlight = 0
     let trades = 0
+    // trade ids are `paper-<run tag>-<n>`: unique across runs, as an exchange's are, so journals never mix them
+    const runTag = makeRunTag()
 
     const reject = (order: Order, message: string) =>
       new BrokerError({ clientOrderId: order.clientOrderId, message, rejected: true })
@@ -102,7 +104,7 @@ const make = (config: Resolved) =>
       const notional = BigDecimal.multiply(order.quantity, price)
       return {
         clientOrderId: order.clientOrderId,
-        tradeId: `paper-${++trades}`,
+        tradeId: `paper-${runTag}-${++trades}`,
         symbol: order.symbol,
         side: order.side,
         type: order.type,
@@ -161,7 +163,8 @@ const make = (config: Resolved) =>
  * Rejects (`BrokerError`, `rejected: true`) an order that would take the
  * symbol's net position notional above `maxPositionNotional` (orders that
  * reduce exposure always pass) or that arrives while `maxOpenOrders` are
- * executing. Idempotent by `clientOrderId`: a resubmission returns the
+ * executing. Trade ids are `paper-<random run tag>-<n>`, unique across runs.
+ * Idempotent by `clientOrderId`: a resubmission returns the
  * first outcome (fill or rejection) without executing again. Keeps its own
  * net positions, so it needs no other service.
  */

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Either, Layer, Schema } from "effect"
 import { BusEventSchema, type QueueName } from "../../domain/BusEvent.js"
-import { type DeadLetter, DeadLetters } from "../../services/DeadLetters.js"
+import { type DeadLetter, DeadLetters, type UndecodableLetter } from "../../services/DeadLetters.js"
 import { JournalError } from "../../services/Journal.js"
 
 const createTable = `CREATE TABLE IF NOT EXISTS dead_letters (
@@ -22,6 +22,8 @@ interface Row {
   readonly queue: string
   readonly attempts: number
   readonly cause: string
+  readonly event_id: string
+  readonly event_type: string
   readonly event: string
   readonly failed_at: number
 }
@@ -29,19 +31,33 @@ interface Row {
 const encodeEvent = Schema.encode(BusEventSchema)
 const decodeEvent = Schema.decodeUnknown(BusEventSchema)
 
-const toLetter = (row: Row): Effect.Effect<DeadLetter, JournalError> =>
+/** A row as a letter, or, when its event does not decode, as an undecodable letter with the raw text. */
+const toLetter = (row: Row): Effect.Effect<Either.Either<DeadLetter, UndecodableLetter>> =>
   Effect.try(() => JSON.parse(row.event) as unknown).pipe(
     Effect.flatMap((json) => decodeEvent(json)),
-    Effect.mapError((cause) => new JournalError({ operation: `decode dead letter ${row.id}`, cause })),
-    Effect.map((event) => ({
-      id: row.id,
-      handler: row.handler,
-      queue: row.queue as QueueName,
-      attempts: row.attempts,
-      cause: row.cause,
-      event,
-      failedAt: row.failed_at
-    }))
+    Effect.match({
+      onSuccess: (event) =>
+        Either.right({
+          id: row.id,
+          handler: row.handler,
+          queue: row.queue as QueueName,
+          attempts: row.attempts,
+          cause: row.cause,
+          event,
+          failedAt: row.failed_at
+        }),
+      onFailure: () =>
+        Either.left({
+          id: row.id,
+          handler: row.handler,
+          queue: row.queue,
+          cause: row.cause,
+          eventId: row.event_id,
+          eventType: row.event_type,
+          raw: row.event,
+          failedAt: row.failed_at
+        })
+    })
   )
 
 const make = Effect.gen(function*() {
@@ -49,7 +65,11 @@ const make = Effect.gen(function*() {
   yield* Effect.orDie(sql.unsafe(createTable))
   const failWith = (operation: string) => (cause: unknown) =>
     cause instanceof JournalError ? cause : new JournalError({ operation, cause })
-  const columns = sql.unsafe("id, handler, queue, attempts, cause, event, failed_at")
+  const columns = sql.unsafe("id, handler, queue, attempts, cause, event_id, event_type, event, failed_at")
+  const all = sql<Row>`SELECT ${columns} FROM dead_letters ORDER BY id`.pipe(
+    Effect.mapError(failWith("read the dead letters")),
+    Effect.flatMap((rows) => Effect.forEach(rows, toLetter))
+  )
   return DeadLetters.of({
     add: (letter) =>
       encodeEvent(letter.event).pipe(
@@ -61,14 +81,20 @@ const make = Effect.gen(function*() {
         Effect.map((rows) => rows[0]!.id),
         Effect.mapError(failWith(`store a dead letter of ${letter.event.type} ${letter.event.id}`))
       ),
-    list: sql<Row>`SELECT ${columns} FROM dead_letters ORDER BY id`.pipe(
-      Effect.mapError(failWith("read the dead letters")),
-      Effect.flatMap((rows) => Effect.forEach(rows, toLetter))
-    ),
+    // the raw text in the event column: it never decodes, so it reads back as an undecodable letter
+    addUndecodable: (letter) =>
+      sql<{ id: number }>`INSERT INTO dead_letters (handler, queue, attempts, cause, event_id, event_type, event, failed_at)
+        VALUES (${letter.handler}, ${letter.queue}, 0, ${letter.cause}, ${letter.eventId}, ${letter.eventType},
+          ${letter.raw}, ${letter.failedAt}) RETURNING id`.pipe(
+        Effect.map((rows) => rows[0]!.id),
+        Effect.mapError(failWith(`store the undecodable event ${letter.eventType} ${letter.eventId} as a dead letter`))
+      ),
+    list: Effect.map(all, (letters) => letters.flatMap(Either.match({ onLeft: () => [], onRight: (l) => [l] }))),
+    undecodable: Effect.map(all, (letters) => letters.flatMap(Either.match({ onLeft: (l) => [l], onRight: () => [] }))),
     get: (id) =>
       sql<Row>`SELECT ${columns} FROM dead_letters WHERE id = ${id}`.pipe(
         Effect.mapError(failWith(`read dead letter ${id}`)),
-        Effect.flatMap((rows) => rows.length === 0 ? Effect.succeedNone : Effect.asSome(toLetter(rows[0]!)))
+        Effect.flatMap((rows) => rows.length === 0 ? Effect.succeedNone : Effect.map(toLetter(rows[0]!), Either.getRight))
       ),
     remove: (id) =>
       sql<{ id: number }>`DELETE FROM dead_letters WHERE id = ${id} RETURNING id`.pipe(

@@ -1,6 +1,6 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Chunk, Context, Data, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Cause, Chunk, Context, Data, Duration, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { type BusEvent, BusEventSchema, EventPayloadSchemas, type EventType, type QueueName } from "../../domain/BusEvent.js"
@@ -12,7 +12,8 @@ import {
   type JournalEntry,
   JournalError,
   type OrderOutcome,
-  type RecordedQuery
+  type RecordedQuery,
+  type UndecodableEntry
 } from "../../services/Journal.js"
 
 /** Where `trading-bus run` keeps its journal unless told otherwise. */
@@ -105,17 +106,38 @@ const encoders = Object.fromEntries(
   Object.entries(EventPayloadSchemas).map(([type, schema]) => [type, Schema.encodeSync(schema as Schema.Schema<unknown, unknown>)])
 ) as Record<EventType, (payload: unknown) => unknown>
 
-const toEntry = (row: Row): Effect.Effect<JournalEntry, JournalError> =>
-  Effect.try({
-    try: () => JSON.parse(row.payload) as unknown,
-    catch: (cause) => new JournalError({ operation: `read event ${row.id}`, cause })
-  }).pipe(
+/** Decodes a row; a row that cannot be decoded is returned as it is, with the reason. */
+const decodeRow = (row: Row): Effect.Effect<Either.Either<JournalEntry, UndecodableEntry>> =>
+  Effect.try(() => JSON.parse(row.payload) as unknown).pipe(
     Effect.flatMap((payload) =>
       decodeEvent({ id: row.id, type: row.type, payload, source: row.source, timestamp: row.timestamp })
     ),
-    Effect.mapError((cause) => cause instanceof JournalError ? cause : new JournalError({ operation: `decode event ${row.id}`, cause })),
-    Effect.map((event) => ({ seq: row.seq, event, queue: row.queue as QueueName, done: row.done !== 0 }))
+    Effect.match({
+      onSuccess: (event) => Either.right({ seq: row.seq, event, queue: row.queue as QueueName, done: row.done !== 0 }),
+      onFailure: (error) =>
+        Either.left({
+          seq: row.seq,
+          id: row.id,
+          type: row.type,
+          queue: row.queue,
+          payload: row.payload,
+          done: row.done !== 0,
+          // an UnknownException wraps JSON.parse's SyntaxError; a ParseError says which field is wrong
+          reason: describe(error._tag === "UnknownException" ? error.error : error).split("\n").join(" ")
+        })
+    })
   )
+
+/** Strict: a row that cannot be decoded fails the read (the recorded log, an order's outcome). */
+const toEntry = (row: Row): Effect.Effect<JournalEntry, JournalError> =>
+  Effect.flatMap(decodeRow(row), Either.match({
+    onRight: Effect.succeed,
+    onLeft: (bad) => Effect.fail(new JournalError({ operation: `decode event ${row.id}`, cause: new Error(bad.reason) }))
+  }))
+
+/** Lenient: the rows that decode, in order (the others are `undecodable`'s). */
+const decodable = (rows: ReadonlyArray<Row>): Effect.Effect<ReadonlyArray<JournalEntry>> =>
+  Effect.map(Effect.forEach(rows, decodeRow), (decoded) => decoded.flatMap(Either.match({ onLeft: () => [], onRight: (e) => [e] })))
 
 /** Opens the file, takes it for this process alone, and checks or creates the schema. */
 const open = (options: SqliteJournalOptions) =>
@@ -151,6 +173,14 @@ const open = (options: SqliteJournalOptions) =>
         return yield* Effect.fail(refuse(
           `it was written by a newer trading-bus (journal schema version ${version}, this one reads up to ${schemaVersion}): upgrade trading-bus, or give another --journal`
         ))
+      }
+      if (version >= 1) {
+        const [events] = yield* sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'`
+        if (events?.n === 0) {
+          return yield* Effect.fail(refuse(
+            "it is a trading-bus journal whose table events is missing (dropped, or the file is damaged): its orders cannot be read or recovered: move the file away to start a new journal (keep it if you need its dead_letters), or give another --journal"
+          ))
+        }
       }
       if (version === 0) {
         const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
@@ -254,7 +284,7 @@ const make = (options: SqliteJournalOptions) =>
         ),
       pending: sql<Row>`SELECT ${columns} FROM events WHERE done = 0 ORDER BY seq`.pipe(
         Effect.mapError(failWith("read the pending events")),
-        Effect.flatMap(entries)
+        Effect.flatMap(decodable)
       ),
       outcomeOf: (clientOrderId) =>
         sql<Row>`SELECT ${columns} FROM events
@@ -266,7 +296,12 @@ const make = (options: SqliteJournalOptions) =>
         ),
       orderEvents: sql<Row>`SELECT ${columns} FROM events WHERE type IN ${sql.in(orderTypes)} ORDER BY seq`.pipe(
         Effect.mapError(failWith("read the order events")),
-        Effect.flatMap(entries)
+        Effect.flatMap(decodable)
+      ),
+      undecodable: sql<Row>`SELECT ${columns} FROM events WHERE done = 0 OR type IN ${sql.in(orderTypes)} ORDER BY seq`.pipe(
+        Effect.mapError(failWith("read the order events")),
+        Effect.flatMap((rows) => Effect.forEach(rows, decodeRow)),
+        Effect.map((decoded) => decoded.flatMap(Either.match({ onLeft: (bad) => [bad], onRight: () => [] })))
       )
     }) }
   })

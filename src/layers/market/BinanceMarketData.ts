@@ -3,8 +3,9 @@ import * as Socket from "@effect/platform/Socket"
 import { Cause, Effect, Layer } from "effect"
 import { EventBus } from "../../services/EventBus.js"
 import { MarketData } from "../../services/MarketData.js"
-import { backoffDelay, type Collector, makeCollector, source } from "./internal/binance/Collector.js"
+import { backoffDelay, type Collector, makeCollector } from "./internal/binance/Collector.js"
 import { type ConnectionEnd, type ConnectionOutcome, runConnection } from "./internal/binance/Connection.js"
+import { describeSocketError, hostOf } from "./internal/binance/Describe.js"
 import {
   BinanceConfigError,
   type BinanceMarketDataOptions,
@@ -17,10 +18,10 @@ import {
 export { BinanceConfigError, type BinanceMarketDataOptions }
 export { BinanceBackfillError } from "./internal/binance/Backfill.js"
 
-const describe = (end: ConnectionEnd) => {
+const describe = (end: ConnectionEnd, url: string) => {
   switch (end._tag) {
     case "Closed":
-      return end.error === undefined ? "closed" : `closed: ${end.error.message}`
+      return end.error === undefined ? "closed" : `closed: ${describeSocketError(url, end.error)}`
     case "Silent":
       return "silent"
     case "MaxAge":
@@ -32,7 +33,8 @@ const describe = (end: ConnectionEnd) => {
  * One connection's supervisor: connects, and after each end reconnects,
  * immediately when the connection merely got old, after an exponential
  * backoff with jitter otherwise. A connection that stayed open for
- * `backoffResetAfter` starts the backoff over.
+ * `backoffResetAfter` starts the backoff over. An attempt that never opened
+ * is a connection failure: counted, and logged with the host and the cause.
  */
 const supervise = (collector: Collector, http: HttpClient.HttpClient, group: StreamGroup) =>
   Effect.gen(function*() {
@@ -44,24 +46,34 @@ const supervise = (collector: Collector, http: HttpClient.HttpClient, group: Str
         Effect.catchAllCause((cause): Effect.Effect<ConnectionOutcome> =>
           Cause.isInterruptedOnly(cause)
             ? Effect.failCause(cause)
-            : Effect.as(Effect.logError("binance: a connection died", cause), {
+            : Effect.as(Effect.logError(`${collector.name}: a connection died`, cause), {
               end: { _tag: "Closed", error: undefined },
               openMillis: 0
             })
         )
       )
       if (openMillis >= options.backoffResetAfterMillis) attempt = 0
+      const name = collector.name
       if (end._tag === "MaxAge") {
-        yield* Effect.logInfo(`binance: connection ${group.index} is ${describe(end)}; reconnecting`)
+        yield* Effect.logInfo(`${name}: connection ${group.index} is ${describe(end, group.url)}; reconnecting`)
+      } else if (openMillis === 0 && end._tag === "Closed" && end.error !== undefined) {
+        collector.counters.connectionFailures++
+        collector.metrics.connectionFailures.unsafeUpdate(1, [])
+        const delay = yield* backoffDelay(options, attempt++)
+        yield* Effect.logWarning(
+          `${name}: cannot connect to ${hostOf(group.url)}: ${describeSocketError(group.url, end.error)}; ` +
+            `retrying in ${delay} ms`
+        ).pipe(Effect.annotateLogs({ failures: collector.counters.connectionFailures }))
+        yield* Effect.sleep(delay)
       } else {
         const delay = yield* backoffDelay(options, attempt++)
-        yield* Effect.logWarning(`binance: connection ${group.index} ${describe(end)}; reconnecting in ${delay} ms`)
+        yield* Effect.logWarning(`${name}: connection ${group.index} ${describe(end, group.url)}; reconnecting in ${delay} ms`)
         yield* Effect.sleep(delay)
       }
       collector.counters.reconnects++
       collector.metrics.reconnects.unsafeUpdate(1, [])
     }
-  }).pipe(Effect.annotateLogs({ source, connection: group.index, streams: group.streams.size }))
+  }).pipe(Effect.annotateLogs({ source: collector.name, connection: group.index, streams: group.streams.size }))
 
 const make = (options: ResolvedOptions) =>
   Effect.gen(function*() {
@@ -74,9 +86,9 @@ const make = (options: ResolvedOptions) =>
       yield* Effect.forkScoped(Effect.interruptible(supervise(collector, http, group)))
     }
     yield* Effect.logInfo(
-      `binance: following ${options.symbols.length} symbols at ${options.interval} on ${groups.length} connection(s)`
+      `${collector.name}: following ${options.symbols.length} symbols at ${options.interval} on ${groups.length} connection(s)`
     )
-    return MarketData.of({ name: source, stats: collector.stats })
+    return MarketData.of({ name: collector.name, stats: collector.stats })
   })
 
 /**

@@ -3,7 +3,7 @@
  * streams and REST klines) over a seeded, deterministic random walk: the
  * engine's offline default, reached exactly as Binance is.
  */
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Data, Duration, Effect, Layer } from "effect"
 import { makeMarket } from "./internal/simulator/Market.js"
 import {
   intervalMillis,
@@ -29,6 +29,15 @@ export class SimulatedExchange extends Context.Tag("trading-bus/SimulatedExchang
   readonly port: number
   /** Closed candles generated so far, over all symbols. */
   readonly candlesServed: Effect.Effect<number>
+  /**
+   * The market's current time, ms: from `startTime`, advancing `interval` per candle (10 minutes per real
+   * second at `speed` 10 and "1m"). A collector measures its candle lag against it.
+   */
+  readonly marketTime: Effect.Effect<number>
+  /** Frames not sent to a client too slow to wait for (its send buffer stayed full); see `highWaterMark`. */
+  readonly framesDropped: Effect.Effect<number>
+  /** Bytes waiting in the sockets' send buffers now. */
+  readonly bufferedBytes: Effect.Effect<number>
 }>() {}
 
 export interface SimulatedExchangeOptions {
@@ -54,6 +63,12 @@ export interface SimulatedExchangeOptions {
   readonly history?: number
   /** Interval of WebSocket ping frames; default 20 seconds, as Binance. */
   readonly pingInterval?: Duration.DurationInput
+  /**
+   * Bytes waiting in a client's send buffer above which the market pauses until it drains; default 1 MiB.
+   * Memory stays bounded at any speed: a client above it for 1 second is stalled, its frames dropped
+   * (counted in `framesDropped`) until it drains, and the market goes on for the others.
+   */
+  readonly highWaterMark?: number
 }
 
 /** An option the simulator cannot work with; `option` names it as `SimulatedExchangeOptions` does. */
@@ -99,6 +114,7 @@ const resolve = (o: SimulatedExchangeOptions) =>
     const startTime = o.startTime ?? defaultStartTime
     const updatesPerCandle = o.updatesPerCandle ?? 2
     const history = o.history ?? 1000
+    const highWaterMark = o.highWaterMark ?? 1024 * 1024
     const startPrices = Object.fromEntries(Object.entries(o.startPrices ?? {}).map(([s, p]) => [s.toUpperCase(), p]))
     yield* check(host !== "", "host", host, "must not be empty")
     yield* check(Number.isInteger(port) && port >= 0 && port <= 65535, "port", port, "must be an integer 0-65535")
@@ -132,6 +148,12 @@ const resolve = (o: SimulatedExchangeOptions) =>
       `must be an integer 0-${subSteps - 1}`
     )
     yield* check(Number.isSafeInteger(history) && history >= 1, "history", history, "must be an integer >= 1")
+    yield* check(
+      Number.isSafeInteger(highWaterMark) && highWaterMark >= 1024,
+      "highWaterMark",
+      highWaterMark,
+      "must be an integer >= 1024 (bytes)"
+    )
     for (const [symbol, price] of Object.entries(startPrices)) {
       yield* check(upper.includes(symbol), "startPrices", symbol, "names a symbol not in symbols")
       yield* check(Number.isFinite(price) && price >= 1e-6 && price <= 1e9, "startPrices", price, "must be 1e-6 to 1e9")
@@ -145,7 +167,19 @@ const resolve = (o: SimulatedExchangeOptions) =>
       return { symbol, seed, interval, intervalMs, startTime, startPrice, ...decimalsFor(startPrice) }
     })
     const candleMillis = speed === "realtime" ? intervalMs : 1000 / speed
-    return { host, port, interval, intervalMs, startTime, updatesPerCandle, history, candleMillis, specs, ping: ping.value }
+    return {
+      host,
+      port,
+      interval,
+      intervalMs,
+      startTime,
+      updatesPerCandle,
+      history,
+      candleMillis,
+      specs,
+      ping: ping.value,
+      highWaterMark
+    }
   })
 
 const json = (status: number, body: unknown): RestResponse => ({ status, body: JSON.stringify(body) })
@@ -197,11 +231,13 @@ export const make = (options: SimulatedExchangeOptions = {}) =>
       port: config.port,
       rest,
       knownStream: market.knownStream,
-      onSubscribed: () => opened.unsafeOpen()
+      onSubscribed: () => opened.unsafeOpen(),
+      highWaterMark: config.highWaterMark,
+      stallAfterMillis: 1000
     }).pipe(
       Effect.mapError((cause) => new SimulatedExchangeStartError({ host: config.host, port: config.port, cause }))
     )
-    yield* opened.await.pipe(Effect.zipRight(market.run(server.broadcast)), Effect.interruptible, Effect.forkScoped)
+    yield* opened.await.pipe(Effect.zipRight(market.run(server.broadcast, server.awaitRoom)), Effect.interruptible, Effect.forkScoped)
     yield* Effect.sleep(config.ping).pipe(
       Effect.andThen(Effect.sync(server.pingAll)),
       Effect.forever,
@@ -224,7 +260,10 @@ export const make = (options: SimulatedExchangeOptions = {}) =>
       wsUrl,
       restUrl,
       port: server.port,
-      candlesServed: Effect.sync(market.candlesServed)
+      candlesServed: Effect.sync(market.candlesServed),
+      marketTime: Effect.map(Clock.currentTimeMillis, market.simulatedTime),
+      framesDropped: Effect.sync(server.framesDropped),
+      bufferedBytes: Effect.sync(server.bufferedBytes)
     })
   })
 

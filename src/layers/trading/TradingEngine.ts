@@ -1,7 +1,14 @@
 import { BigDecimal, Cause, Clock, Effect, Layer, Option } from "effect"
-import { type BusEvent, type EventPayload, type EventType, makeEvent, makeEventAt } from "../../domain/BusEvent.js"
+import {
+  type BusEvent,
+  type EventPayload,
+  type EventType,
+  makeEvent,
+  makeEventAt,
+  type QueueName
+} from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
-import { decimalFromNumber } from "../../domain/Decimal.js"
+import { decimalFromNumber, formatDecimal } from "../../domain/Decimal.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Signal } from "../../domain/Signal.js"
@@ -45,8 +52,8 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const candles = new Map<string, number>()
   const counts = { signals: 0, orders: 0, fills: 0, rejected: 0, errors: 0 }
 
-  const publish = <T extends EventType>(type: T, payload: EventPayload<T>) =>
-    Effect.flatMap(makeEvent(type, payload, { source }), (event) => bus.publish(event as BusEvent)) // BusEvent<T> is a member of the union; TS cannot see it for a generic T
+  const publish = <T extends EventType>(type: T, payload: EventPayload<T>, queue?: QueueName) =>
+    Effect.flatMap(makeEvent(type, payload, { source }), (event) => bus.publish(event as BusEvent, queue)) // BusEvent<T> is a member of the union; TS cannot see it for a generic T
 
   /** Logs a failure of a component with its context and publishes it as an `Error` event; the pipeline goes on. */
   const report = (component: string, context: string, cause: Cause.Cause<unknown>, level: "warning" | "error") => {
@@ -84,10 +91,11 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
     ordersTotal(payload.symbol, payload.side, "rejected").unsafeUpdate(1, [])
     return Effect.void
   }, { name: "engine-stats" })
-  // The position and P&L gauges follow every position update (fills and marks to market).
+  // The position and P&L gauges follow every position update (fills and marks to market). They read the
+  // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
   yield* bus.subscribe("PositionUpdated", ({ payload }) =>
-    Effect.map(portfolio.pnl, (pnl) => {
-      positionGauge(payload.symbol).unsafeUpdate(BigDecimal.unsafeToNumber(payload.quantity), [])
+    Effect.zipWith(portfolio.position(payload.symbol), portfolio.pnl, (position, pnl) => {
+      positionGauge(payload.symbol).unsafeUpdate(BigDecimal.unsafeToNumber(position?.quantity ?? payload.quantity), [])
       Metrics.pnlRealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.realized), [])
       Metrics.pnlUnrealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.unrealized), [])
     }), { name: "engine-metrics" })
@@ -119,10 +127,25 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
       .pipe(
         Effect.matchCauseEffect({
           onFailure: (cause) => report("portfolio", `marking ${candle.symbol} to ${candle.close}`, cause, "error"),
-          onSuccess: (position) => position === undefined ? Effect.void : publish("PositionUpdated", position)
+          // a mark is market data, not an order event: it goes on the data queue, whose sliding offer never
+          // waits; on the order queue, a slow broker's backpressure would stall the data handlers (and drop candles)
+          onSuccess: (position) => position === undefined ? Effect.void : publish("PositionUpdated", position, "data")
         })
       )
   }, { name: "mark-to-market" })
+
+  /**
+   * A risk refusal is a business outcome: one info line, and `OrderRejected` with its reason (not an error). It
+   * goes on the signal queue, the order manager's own: a refusal comes when orders back up (maxOpenOrders), and
+   * waiting on the order queue's backpressure for it would stall the signals. The order never existed, so it is
+   * not journaled as one.
+   */
+  const refused = (order: Order) =>
+    Effect.logInfo(`order ${order.clientOrderId} refused: ${order.side} ${formatDecimal(order.quantity)} ${order.symbol}: ${order.reason}`)
+      .pipe(
+        Effect.annotateLogs({ component: "order-manager", clientOrderId: order.clientOrderId }),
+        Effect.zipRight(publish("OrderRejected", order, "signal"))
+      )
 
   if (Option.isSome(orderManager)) {
     const { createOrder } = orderManager.value
@@ -132,12 +155,18 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
         Effect.matchCauseEffect({
           // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries
           onFailure: (cause): Effect.Effect<void, unknown> =>
-            Option.isNone(Cause.failureOption(cause)) ? Effect.failCause(cause) : report(
-              "order-manager",
-              `on the ${signal.direction} ${signal.symbol} signal of ${signal.strategy} at ${signal.timestamp}`,
-              cause,
-              "error"
-            ),
+            Option.match(Cause.failureOption(cause), {
+              onNone: () => Effect.failCause(cause),
+              onSome: (failure) =>
+                failure._tag === "OrderRefused"
+                  ? refused(failure.order)
+                  : report(
+                    "order-manager",
+                    `on the ${signal.direction} ${signal.symbol} signal of ${signal.strategy} at ${signal.timestamp}`,
+                    cause,
+                    "error"
+                  )
+            }),
           onSuccess: Option.match({
             onNone: () => Effect.void,
             onSome: (order: Order) => publish("OrderCreated", order)
@@ -221,9 +250,11 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
 /**
  * The trading pipeline on the bus:
  * CandleClosed -> Strategy -> SignalGenerated -> OrderManager -> OrderCreated -> Broker ->
- * OrderFilled (or OrderRejected) -> Portfolio -> PositionUpdated; CandleClosed also marks positions to market.
- * Strategy and OrderManager are optional (data-only and analysis-only modes). A failing step publishes an
- * `Error` event and the pipeline goes on with the next event. Provides the engine's counters.
+ * OrderFilled (or OrderRejected) -> Portfolio -> PositionUpdated; CandleClosed also marks positions to market
+ * (a `PositionUpdated` on the data queue). A risk refusal (`OrderRefused`) is an `OrderRejected` with its
+ * reason, logged on one info line and counted in `rejected`. Strategy and OrderManager are optional (data-only
+ * and analysis-only modes). A failing step publishes an `Error` event and the pipeline goes on with the next
+ * event. Provides the engine's counters.
  */
 export const layerWith = (options: TradingEngineOptions = {}): Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> =>
   Layer.scoped(EngineStats, make(options))
@@ -232,7 +263,7 @@ export const layerWith = (options: TradingEngineOptions = {}): Layer.Layer<Engin
  * `layerWith()`: the default retries. The signal and order handlers (order manager, broker, portfolio) run
  * under `RetryingHandlers.makeRetrying`: a fault is retried (exponential from 100 ms, jittered, 5 attempts),
  * then the event goes to the `DeadLetters` (when in the context) with an `Error` event; business outcomes
- * (an order manager's OrderError, a broker's rejection) are not retried. An order the circuit breaker holds
+ * (an order manager's OrderRefused or OrderError, a broker's rejection) are not retried. An order the circuit breaker holds
  * back (`CircuitOpenError`) goes back in the order queue instead of failing.
  */
 export const layer: Layer.Layer<EngineStats, never, EventBus | Broker | Portfolio> = layerWith()

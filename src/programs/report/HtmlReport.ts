@@ -3,7 +3,7 @@
  * as inline SVG here, on the server. No JavaScript, no URL of any kind (a Content-Security-Policy forbids the page to
  * load anything), so it opens offline and prints. Pure: the same document always gives the same text.
  */
-import { escapeHtml, formatTime, formatValue, renderChart } from "./svgChart.js"
+import { type ChartMarker, escapeHtml, formatTime, formatValue, MARKER_COLOURS, renderChart } from "./svgChart.js"
 
 /** One line of a chart: `[epoch ms, value]` points; non-finite ones are left out, order does not matter. */
 export interface Series {
@@ -22,6 +22,8 @@ export interface Chart {
   readonly baseline?: number
   /** A sentence under the chart. */
   readonly note?: string
+  /** Buy and sell markers, shown in the legend too. */
+  readonly markers?: ReadonlyArray<ChartMarker>
 }
 
 export interface Table {
@@ -38,6 +40,8 @@ export interface ReportDocument {
   readonly summary: ReadonlyArray<readonly [label: string, value: string]>
   readonly charts: ReadonlyArray<Chart>
   readonly tables?: ReadonlyArray<Table>
+  /** Use the window's whole width (charts and tables scale to it) instead of a page of at most 1040 px. */
+  readonly wide?: boolean
 }
 
 const CSS = `
@@ -72,6 +76,10 @@ table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums;
 th,td{border-bottom:1px solid #e3e7ee;padding:4px 12px 4px 0;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{border-bottom:2px solid #5b6474;font-weight:600;white-space:nowrap;overflow-wrap:normal}
 td.num,th.num{text-align:right}
+body.wide{max-width:none}
+body.wide svg.chart{max-width:none}
+body.wide .nodata{max-width:none}
+svg.chart .marker{stroke:#fff;stroke-width:0.8}
 footer{color:#6b7280;font-size:12px;border-top:1px solid #d5dae3;padding-top:6px}
 @media print{body{padding:0;font-size:12px}section{margin-bottom:16px}}
 `.trim()
@@ -113,6 +121,15 @@ const renderChartSection = (chart: Chart, index: number): string => {
     legend.length === 1
       ? `<li>last: ${lastOf(legend[0]!)}${legend[0]!.lastAt !== undefined ? `&nbsp;(${text(formatTime(legend[0]!.lastAt))})` : ""}</li>`
       : legend.map((l) => `<li>${swatch(l.colour, l.dash)}${text(l.name)}: ${lastOf(l)}</li>`).join("")
+  const markerItems = (["buy", "sell"] as const)
+    .map((kind) => [kind, (chart.markers ?? []).filter((m) => m.kind === kind).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) =>
+      `<li><svg width="12" height="10" aria-hidden="true"><path d="${kind === "buy" ? "M6 0l-5 9h10z" : "M6 10l-5 -9h10z"}" fill="${
+        MARKER_COLOURS[kind]
+      }"/></svg>${kind} fills: <b>${n}</b></li>`
+    )
+    .join("")
   const thinned = legend.filter((l) => l.drawn < l.points)
   const notes = [
     ...(chart.note !== undefined ? [text(chart.note)] : []),
@@ -125,7 +142,7 @@ const renderChartSection = (chart: Chart, index: number): string => {
       : [])
   ]
   return `<section class="chart"><h2>${text(chart.title)}</h2>${
-    legend.length > 0 ? `<ul class="legend">${items}</ul>` : ""
+    legend.length > 0 ? `<ul class="legend">${items}${markerItems}</ul>` : ""
   }${svg}${notes.length > 0 ? `<p class="note">${notes.join(" ")}</p>` : ""}</section>`
 }
 
@@ -146,7 +163,7 @@ export const render = (doc: ReportDocument): string => {
     `<title>${text(doc.title)}</title>`,
     `<style>${CSS}</style>`,
     `</head>`,
-    `<body>`,
+    doc.wide === true ? `<body class="wide">` : `<body>`,
     `<header><h1>${text(doc.title)}</h1>${doc.subtitle !== undefined ? `<p class="sub">${text(doc.subtitle)}</p>` : ""}<p class="meta">Generated ${text(generated)} by trading-bus</p></header>`,
     summary,
     ...doc.charts.map(renderChartSection),

@@ -1,57 +1,15 @@
-import { BigDecimal, Duration } from "effect"
+import { Duration } from "effect"
 import { queueNames } from "../../domain/BusEvent.js"
-import { formatDecimal } from "../../domain/Decimal.js"
-import type { BacktestReport, EquityCurves } from "../Backtest.js"
-import { type Chart, render, type Series } from "./HtmlReport.js"
+import { formatAmount } from "../../domain/Decimal.js"
+import { render, type Series } from "./HtmlReport.js"
 import type { TimelineSample } from "./RunTimeline.js"
 import type { RunSummary } from "../Summary.js"
 
 /** The self-contained HTML pages `backtest --report` and `run --report` write. */
 
-const zip = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>): Series["points"] => xs.map((x, i) => [x, ys[i]!] as const)
+export { backtestPage } from "./BacktestPage.js"
 
 const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z")
-
-/** To 8 decimals, the quote asset's precision on Binance (the JSON report keeps every digit). */
-const money = (decimal: string) => formatDecimal(BigDecimal.round(BigDecimal.unsafeFromString(decimal), { scale: 8 }))
-
-const pct = (x: number | null) => x === null ? "n/a" : `${(x * 100).toFixed(1)}%`
-
-export const backtestPage = (r: BacktestReport, curves: EquityCurves, generatedAt: number): string => {
-  const charts: Array<Chart> = [
-    {
-      title: "Equity: realized + unrealized P&L after each candle",
-      unit: "quote",
-      baseline: 0,
-      series: [
-        { name: "equity", points: zip(curves.time, curves.equity) },
-        { name: "realized", points: zip(curves.time, curves.realized) }
-      ]
-    },
-    { title: `${r.symbol} close`, unit: "price", series: [{ name: "close", points: zip(curves.time, curves.close) }] }
-  ]
-  return render({
-    title: `Backtest ${r.symbol} ${r.interval}`,
-    subtitle: `${r.candles} candles from ${iso(r.from)} to ${iso(r.to + 1)}, ${r.file}`,
-    generatedAt,
-    summary: [
-      ["candles", String(r.candles)],
-      ["malformed rows skipped", String(r.malformed)],
-      ...(r.dropped > 0 ? [["candles dropped", String(r.dropped)] as const] : []),
-      ["signals", String(r.signals)],
-      ["orders", `${r.orders} (${r.fills} filled, ${r.rejected} rejected)`],
-      ["round trips", `${r.roundTrips} (${r.wins} won)`],
-      ["win rate", pct(r.winRate)],
-      ["P&L realized", money(r.realizedPnl)],
-      ["P&L unrealized", money(r.unrealizedPnl)],
-      ["P&L total", money(r.totalPnl)],
-      ["max drawdown", `${r.maxDrawdown.toPrecision(6)} (${r.maxDrawdownPct.toFixed(2)}%)`],
-      ["speed", `${r.candlesPerSecond} candles/s (${r.elapsedMs} ms)`],
-      ["errors", String(r.errors)]
-    ],
-    charts
-  })
-}
 
 export interface RunPageMeta {
   readonly title: string
@@ -86,8 +44,9 @@ export const runPage = (summary: RunSummary, samples: ReadonlyArray<TimelineSamp
       ["signals", String(summary.signals)],
       ["orders", `${summary.orders} (${summary.fills} filled, ${summary.rejected} rejected)`],
       ["errors", String(summary.errors)],
-      ["P&L realized", summary.pnl.realized],
-      ["P&L unrealized", summary.pnl.unrealized],
+      // to 8 decimals, the quote asset's precision on Binance (the summary JSON keeps every digit)
+      ["P&L realized", formatAmount(summary.pnl.realized)],
+      ["P&L unrealized", formatAmount(summary.pnl.unrealized)],
       [
         "collector",
         `${summary.collector.messages} messages, ${summary.collector.malformed} malformed, ${summary.collector.reconnects} reconnects, ${summary.collector.backfilled} backfilled`

@@ -10,12 +10,24 @@ export interface ChartSeries {
   readonly points: ReadonlyArray<Point>
 }
 
+/** A point to mark on a chart: a buy (an upward green triangle) or a sell (a downward red one). */
+export interface ChartMarker {
+  readonly t: number
+  readonly v: number
+  readonly kind: "buy" | "sell"
+  /** The marker's tooltip. */
+  readonly label?: string
+}
+
+export const MARKER_COLOURS = { buy: "#1a9641", sell: "#d7191c" } as const
+
 export interface ChartSpec {
   readonly title: string
   readonly unit?: string
   readonly series: ReadonlyArray<ChartSeries>
   readonly kind?: "line" | "step"
   readonly baseline?: number
+  readonly markers?: ReadonlyArray<ChartMarker>
 }
 
 /** Distinct, print-friendly colours (Tableau 10 order); past ten, lines are also dashed. */
@@ -283,6 +295,11 @@ export const renderChart = (chart: ChartSpec, id = 0): RenderedChart => {
       if (v > vHi) vHi = v
     }
   }
+  const markers = (chart.markers ?? []).filter((m) => Math.abs(m.t) <= MAX_TIME && Math.abs(m.v) <= MAX_VALUE)
+  for (const m of markers) {
+    if (m.v < vLo) vLo = m.v
+    if (m.v > vHi) vHi = m.v
+  }
   if (tLo > tHi) return { svg: `<p class="nodata">No data</p>`, legend }
   const baseline = chart.baseline !== undefined && Number.isFinite(chart.baseline) ? chart.baseline : undefined
   if (baseline !== undefined) {
@@ -362,6 +379,17 @@ export const renderChart = (chart: ChartSpec, id = 0): RenderedChart => {
     const [t, v] = p.drawn[p.drawn.length - 1]!
     parts.push(
       `<circle cx="${r1(xOf(t))}" cy="${r1(yOf(v))}" r="3" fill="${p.colour}"><title>${escapeHtml(`${p.name}: ${formatValue(v)} at ${formatTime(t)}`)}</title></circle>`
+    )
+  }
+  for (const m of markers) {
+    const x = xOf(m.t)
+    const y0 = yOf(m.v)
+    // the triangle's tip at the price: below it pointing up for a buy, above it pointing down for a sell
+    const d = m.kind === "buy"
+      ? `M${r1(x)} ${r1(y0)}l-5 9h10z`
+      : `M${r1(x)} ${r1(y0)}l-5 -9h10z`
+    parts.push(
+      `<path class="marker" d="${d}" fill="${MARKER_COLOURS[m.kind]}"><title>${escapeHtml(m.label ?? `${m.kind} ${formatValue(m.v)} at ${formatTime(m.t)}`)}</title></path>`
     )
   }
   parts.push(`</g>`, `<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}"/>`)

@@ -20,8 +20,12 @@ const order = (clientOrderId: string, side: OrderSide = "BUY", quantity = "0.1",
   updatedAt: 7
 })
 
+/** A trade id without its run tag: `paper-<tag>-2` reads `paper-2`. */
+const seq = (tradeId: string) => tradeId.replace(/^paper-[0-9a-z]{10}-/, "paper-")
+
 const view = (f: Fill) => ({
   ...f,
+  tradeId: seq(f.tradeId),
   quantity: formatDecimal(f.quantity),
   price: formatDecimal(f.price),
   fee: formatDecimal(f.fee)
@@ -75,7 +79,7 @@ describe("PaperBroker", () => {
       const again = yield* submit(order("dup"))
       expect(again).toBe(first)
       const next = yield* submit(order("other"))
-      expect(next.tradeId).toBe("paper-2")
+      expect(seq(next.tradeId)).toBe("paper-2")
       // the duplicate did not add to the position: 0.2 BTC is within the limit, 0.3 would not be
       const third = yield* Effect.flip(submit(order("third")))
       expect(third.rejected).toBe(true)
@@ -99,7 +103,7 @@ describe("PaperBroker", () => {
       const short = yield* Effect.flip(submit(order("s-2", "SELL")))
       expect(short.message).toContain("position notional would be 8395.81999")
       // buying back is always allowed
-      expect((yield* submit(order("b-3", "BUY", "0.1"))).tradeId).toBe("paper-3")
+      expect(seq((yield* submit(order("b-3", "BUY", "0.1"))).tradeId)).toBe("paper-3")
     }).pipe(Effect.provide(PaperBroker.layer({ maxPositionNotional: "5000" }))))
 
   it.effect("rejects an order arriving while maxOpenOrders are executing", () =>
@@ -114,7 +118,7 @@ describe("PaperBroker", () => {
       expect(Option.isNone(yield* Fiber.poll(a))).toBe(true)
       yield* TestClock.adjust("250 millis")
       const [fa, fb, faAgain] = [yield* Fiber.join(a), yield* Fiber.join(b), yield* Fiber.join(aAgain)]
-      expect([fa.tradeId, fb.tradeId].sort()).toEqual(["paper-1", "paper-2"])
+      expect([seq(fa.tradeId), seq(fb.tradeId)].sort()).toEqual(["paper-1", "paper-2"])
       expect([fa.filledAt, fb.filledAt]).toEqual([250, 250])
       // the concurrent duplicate waited for the first execution
       expect(faAgain).toBe(fa)
@@ -122,8 +126,21 @@ describe("PaperBroker", () => {
       const late = yield* Effect.fork(submit(order("d", "BUY", "0.01")))
       yield* Effect.yieldNow()
       yield* TestClock.adjust("250 millis")
-      expect((yield* Fiber.join(late)).tradeId).toBe("paper-3")
+      expect(seq((yield* Fiber.join(late)).tradeId)).toBe("paper-3")
     }).pipe(Effect.provide(PaperBroker.layer({ maxOpenOrders: 2, latency: "250 millis" }))))
+
+  it.effect("makes trade ids unique across runs: a second broker (a new run) never repeats the first's", () =>
+    Effect.gen(function*() {
+      const run = Effect.provide(
+        Effect.all([submit(order("a")), submit(order("b", "SELL"))]),
+        PaperBroker.layer()
+      )
+      const [first, second] = [yield* run, yield* run]
+      const ids = [...first, ...second].map((f) => f.tradeId)
+      expect(new Set(ids).size).toBe(4)
+      for (const id of ids) expect(id).toMatch(/^paper-[0-9a-z]{10}-[12]$/)
+      expect(ids.map(seq)).toEqual(["paper-1", "paper-2", "paper-1", "paper-2"])
+    }))
 
   it.effect("rejects what it cannot fill: a LIMIT order, a quantity of zero", () =>
     Effect.gen(function*() {

@@ -132,7 +132,8 @@ describe("recording every event in the journal (trading-bus run --record)", () =
         markDone: () => Effect.void,
         pending: Effect.succeed([]),
         outcomeOf: () => Effect.die("unused"),
-        orderEvents: Effect.succeed([])
+        orderEvents: Effect.succeed([]),
+        undecodable: Effect.succeed([])
       })
       const { close, context } = yield* open(
         MemoryEventBus.layer().pipe(

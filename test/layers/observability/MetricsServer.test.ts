@@ -9,13 +9,13 @@ import * as MemoryPortfolio from "../../../src/layers/trading/MemoryPortfolio.js
 import * as MetricsServer from "../../../src/layers/observability/MetricsServer.js"
 import * as PaperBroker from "../../../src/layers/execution/PaperBroker.js"
 import * as TradingEngine from "../../../src/layers/trading/TradingEngine.js"
-import { engineLayer } from "../../../src/programs/Engine.js"
+import * as Engine from "../../../src/layers/engine/Engine.js"
+import * as SmaCrossoverStrategy from "../../../src/layers/trading/SmaCrossoverStrategy.js"
 import { EventBus } from "../../../src/services/EventBus.js"
 import { MarketData } from "../../../src/services/MarketData.js"
 import * as BinanceTestServer from "../../support/BinanceTestServer.js"
 import { klineFrame, minute, t0 } from "../../support/BinanceTestServer.js"
 import { parse, samplesOf, valueOf } from "../../support/Prometheus.js"
-import { testRunConfig } from "../../support/runConfig.js"
 
 const get = (url: string) =>
   Effect.promise(async () => {
@@ -68,9 +68,14 @@ const marketDataStub = (connected: boolean) =>
 describe("MetricsServer", () => {
   it.scopedLive("serves moving metrics and health while the engine runs on the simulator", () =>
     Effect.gen(function*() {
-      const config = testRunConfig({ symbols: ["btcusdt", "ethusdt"] })
+      const engine = Engine.layer({
+        source: { _tag: "Simulator", symbols: ["btcusdt", "ethusdt"], seed: 7, speed: 200 },
+        strategy: Layer.orDie(SmaCrossoverStrategy.layer({ fast: 2, slow: 5 })),
+        journal: false,
+        metrics: false
+      })
       const context = yield* Layer.build(
-        MetricsServer.layer({ port: 0 }).pipe(Layer.provideMerge(engineLayer(config)), Layer.provide(quiet))
+        MetricsServer.layer({ port: 0 }).pipe(Layer.provideMerge(engine), Layer.provide(quiet))
       )
       const server = Context.get(context, MetricsServer.MetricsServer)
       expect(server.port).toBeGreaterThan(0)
@@ -88,18 +93,24 @@ describe("MetricsServer", () => {
       expect(first.contentType).toBe("text/plain; version=0.0.4; charset=utf-8")
       // wait for the pipeline to trade: signals and orders appear
       const second = yield* eventually(Effect.map(scrape(server), (s) => {
-        const messages = valueOf(s.families, "trading_bus_collector_messages_total", { source: "binance" }) ?? 0
-        const firstMessages = valueOf(first.families, "trading_bus_collector_messages_total", { source: "binance" }) ?? 0
+        const messages = valueOf(s.families, "trading_bus_collector_messages_total", { source: "simulator" }) ?? 0
+        const firstMessages = valueOf(first.families, "trading_bus_collector_messages_total", { source: "simulator" }) ?? 0
         const signals = sum(samplesOf(s.families, "trading_bus_signals_total"))
         const filled = sum(samplesOf(s.families, "trading_bus_orders_total").filter((x) => x.labels["status"] === "filled"))
         return messages > firstMessages && signals > 0 && filled > 0 ? s : undefined
       }))
       const f = second.families
-      expect(valueOf(f, "trading_bus_collector_connected", { source: "binance" })).toBe(1)
+      expect(valueOf(f, "trading_bus_collector_connected", { source: "simulator" })).toBe(1)
       for (const symbol of ["BTCUSDT", "ETHUSDT"]) {
         expect(valueOf(f, "trading_bus_candle_lag_seconds", { symbol })).toBeTypeOf("number")
-        expect(valueOf(f, "trading_bus_position", { symbol })).toBeTypeOf("number")
       }
+      // long-only: a symbol has a position gauge once one of its buys filled
+      const bought = new Set(
+        samplesOf(f, "trading_bus_orders_total").filter((s) => s.labels["status"] === "filled" && s.labels["side"] === "BUY")
+          .map((s) => s.labels["symbol"]!)
+      )
+      expect(bought.size).toBeGreaterThan(0)
+      for (const symbol of bought) expect(valueOf(f, "trading_bus_position", { symbol })).toBeTypeOf("number")
       for (const queue of ["data", "signal", "order"]) {
         expect(valueOf(f, "trading_bus_queue_capacity", { queue })).toBeGreaterThan(0)
         expect(valueOf(f, "trading_bus_queue_size", { queue })).toBeGreaterThanOrEqual(0)

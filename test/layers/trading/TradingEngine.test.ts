@@ -112,7 +112,7 @@ describe("TradingEngine", () => {
 
       const orders = of("OrderCreated")
       const fills = of("OrderFilled")
-      // flat -> long, reverse to short, reverse to long, close, long
+      // flat -> long, SHORT closes it (long-only), long, close, long
       expect(orders.map((o) => o.side)).toEqual(["BUY", "SELL", "BUY", "SELL", "BUY"])
       expect(fills.map((f) => f.clientOrderId)).toEqual(orders.map((o) => o.clientOrderId))
       expect(fills.map((f) => formatDecimal(f.quantity))).toEqual(orders.map((o) => formatDecimal(o.quantity)))

@@ -218,6 +218,20 @@ describe("HtmlReport.render", () => {
     expect(html.length).toBeLessThan(100_000)
   })
 
+  it("draws buy and sell markers on a chart, counted in its legend; a wide page drops the page width", () => {
+    const html = render({
+      title: "m", generatedAt: T0, summary: [], wide: true,
+      charts: [{
+        title: "price", series: [{ name: "close", points: [[T0, 1], [T0 + MINUTE, 2], [T0 + 2 * MINUTE, 1.5]] }],
+        markers: [{ t: T0 + MINUTE, v: 2, kind: "buy" }, { t: T0 + 2 * MINUTE, v: 1.5, kind: "sell", label: "SELL 3 at 1.5" }]
+      }]
+    })
+    expect((html.match(/<path class="marker"/g) ?? []).length).toBe(2)
+    expect(html).toContain("buy fills: <b>1</b>")
+    expect(html).toContain("<title>SELL 3 at 1.5</title>")
+    expect(html).toContain(`<body class="wide">`)
+  })
+
   it("sorts and cleans points, and draws steps for step charts", () => {
     expect(cleanPoints([[3, 1], [1, NaN], [2, 2], [1, 3]])).toEqual([[1, 3], [2, 2], [3, 1]])
     const html = render({ title: "s", generatedAt: T0, summary: [], charts: [{ title: "s", kind: "step", series: [{ name: "a", points: [[T0, 1], [T0 + MINUTE, 2], [T0 + 2 * MINUTE, 0]] }] }] })

@@ -1,38 +1,58 @@
-import { type Clock, Effect, Either, type Metric, ParseResult, Random, Schema } from "effect"
+import { type Clock, Deferred, Effect, Either, Exit, type Metric, ParseResult, Random, Schema } from "effect"
 import { CombinedKlineMessage, klineToCandle } from "../../../../domain/Binance.js"
 import { makeEventAt } from "../../../../domain/BusEvent.js"
 import type { Candle } from "../../../../domain/Candle.js"
 import * as Metrics from "../../../../domain/Metrics.js"
 import type { EventBus } from "../../../../services/EventBus.js"
 import type { CollectorStats } from "../../../../services/MarketData.js"
+import { makeThrottle, sample } from "./Describe.js"
 import type { ResolvedOptions, StreamGroup } from "./Options.js"
 
+/** The default name: logs, events and metrics say which collector speaks. */
 export const source = "binance"
-
-/** How much of a bad frame goes into the log. */
-const sampleLength = 200
 
 /** Mutable counters; every connection's fibers update them from the one JS thread. */
 export interface Counters {
   messages: number
   malformed: number
+  /** Well-formed frames of streams the collector does not handle (aggTrade, depth, bookTicker, ...). */
+  ignored: number
   reconnects: number
+  /** Connection attempts that never opened (DNS, refused, TLS, timeout). */
+  connectionFailures: number
   backfilled: number
+  /** Gaps given up on: closed candles that neither the stream nor the backfill delivered. */
+  gaps: number
   candles: number
   openConnections: number
+}
+
+/** A symbol's live closed candles, held back while its gap is backfilled so that candles stay in time order. */
+export interface Hold {
+  readonly candles: Array<Candle>
+  /** Completed when more than `maxHeldCandles` wait: the backfill gives the gap up. */
+  readonly full: Deferred.Deferred<void>
 }
 
 /** The state every connection shares, and the one place candles are turned into bus events. */
 export interface Collector {
   readonly options: ResolvedOptions
+  readonly name: string
   readonly counters: Counters
   readonly clock: Clock.Clock
+  /** The market's time, ms: the Clock's, or the simulator's (`marketTime`). */
+  readonly marketNow: Effect.Effect<number>
   readonly groupCount: number
   /** Last published closed openTime per upper-case symbol: the dedupe key (klines are ordered). */
   readonly lastClosed: Map<string, number>
+  /** Symbols being backfilled, with their held live candles. */
+  readonly holds: Map<string, Hold>
   /** Decodes one frame and publishes what it carries; never fails. */
   readonly handleFrame: (group: StreamGroup, frame: string | Uint8Array) => Effect.Effect<void>
-  /** Publishes a closed candle unless one at or after its openTime was published; true when published. */
+  /**
+   * Publishes a closed candle unless one at or after its openTime was published; true when published.
+   * A candle that does not follow the last one reports the candles between as a gap. Uninterruptible.
+   */
   readonly publishClosed: (candle: Candle) => Effect.Effect<boolean>
   /**
    * Waits (yielding, no timer) until the bus's data queue is at most half full: a backfill publishes faster
@@ -48,6 +68,7 @@ export interface CollectorMetrics {
   readonly messages: Metric.Metric.Counter<number>
   readonly malformed: Metric.Metric.Counter<number>
   readonly reconnects: Metric.Metric.Counter<number>
+  readonly connectionFailures: Metric.Metric.Counter<number>
   /** Sets `trading_bus_collector_connected` from the open connections; call after each open and close. */
   readonly syncConnected: () => void
 }
@@ -63,7 +84,15 @@ const describeParseError = (error: ParseResult.ParseError) => {
   return first === undefined ? "does not match the kline schema" : `at [${first.path.join(".")}]: ${first.message}`
 }
 
-const sample = (text: string) => text.length > sampleLength ? `${text.slice(0, sampleLength)}...` : text
+/** A well-formed combined-stream frame of another kind of stream than klines: not ours to handle, not malformed. */
+const isOtherStream = (json: unknown): boolean => {
+  if (typeof json !== "object" || json === null) return false
+  const { data, stream } = json as { readonly stream?: unknown; readonly data?: unknown }
+  return typeof stream === "string" && /^[a-z0-9]+@/.test(stream) && !stream.includes("@kline_") &&
+    typeof data === "object" && data !== null
+}
+
+const iso = (millis: number) => new Date(millis).toISOString().replace(".000Z", "Z")
 
 export const makeCollector = (
   options: ResolvedOptions,
@@ -71,50 +100,97 @@ export const makeCollector = (
   clock: Clock.Clock,
   groupCount: number
 ): Collector => {
-  const counters: Counters = { messages: 0, malformed: 0, reconnects: 0, backfilled: 0, candles: 0, openConnections: 0 }
+  const name = options.name
+  const counters: Counters = {
+    messages: 0,
+    malformed: 0,
+    ignored: 0,
+    reconnects: 0,
+    connectionFailures: 0,
+    backfilled: 0,
+    gaps: 0,
+    candles: 0,
+    openConnections: 0
+  }
   const lastClosed = new Map<string, number>()
+  /** closeTime of the last published closed candle: the next one opens 1 ms later (true of 1M klines too). */
+  const lastCloseTime = new Map<string, number>()
+  const holds = new Map<string, Hold>()
   const lastUpdateAt = new Map<string, number>()
-  const connected = Metrics.labelled(Metrics.collectorConnected, "source")(source)
+  // any: the metric's own types pass through unchanged
+  const bySource = <M extends Metric.Metric<any, any, any>>(metric: M) => Metrics.labelled(metric, "source")(name)
+  const connected = bySource(Metrics.collectorConnected)
   const metrics: CollectorMetrics = {
-    messages: Metrics.labelled(Metrics.collectorMessagesTotal, "source")(source),
-    malformed: Metrics.labelled(Metrics.collectorMalformedTotal, "source")(source),
-    reconnects: Metrics.labelled(Metrics.collectorReconnectsTotal, "source")(source),
+    messages: bySource(Metrics.collectorMessagesTotal),
+    malformed: bySource(Metrics.collectorMalformedTotal),
+    reconnects: bySource(Metrics.collectorReconnectsTotal),
+    connectionFailures: bySource(Metrics.collectorConnectionFailuresTotal),
     syncConnected: () => connected.unsafeUpdate(counters.openConnections === groupCount ? 1 : 0, [])
   }
-  metrics.syncConnected()
+  const ignoredMetric = bySource(Metrics.collectorIgnoredTotal)
+  const gapsMetric = bySource(Metrics.collectorGapsTotal)
+    metrics.syncConnected()
+  const marketNow = options.marketTime ?? Effect.sync(() => clock.unsafeCurrentTimeMillis())
+  const malformedThrottle = makeThrottle(options.malformedLogIntervalMillis)
 
   const publish = (event: Parameters<EventBus["Type"]["publish"]>[0]) =>
     bus.publish(event).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`binance: could not publish ${event.type}: ${error.message}`))
+      Effect.catchAll((error) => Effect.logWarning(`${name}: could not publish ${event.type}: ${error.message}`))
     )
 
-  const malformed = (reason: string, text: string) => {
+  const malformed = (reason: string, frame: string | Uint8Array) => {
     counters.malformed++
     metrics.malformed.unsafeUpdate(1, [])
-    return Effect.logWarning("binance: skipped a malformed frame").pipe(
-      Effect.annotateLogs({ reason: sample(reason), sample: sample(text) })
+    const suppressed = malformedThrottle(clock.unsafeCurrentTimeMillis())
+    if (suppressed === undefined) return Effect.void
+    const more = suppressed === 0 ? "" : ` (and ${suppressed} more since the last warning)`
+    return Effect.logWarning(`${name}: skipped a malformed frame${more}`).pipe(
+      Effect.annotateLogs({ reason: sample(reason), sample: sample(frame), malformed: counters.malformed })
+    )
+  }
+
+  /** Reports the closed candles from `from` to `to` (ms, inclusive) as lost: log, counter, `Error` event. */
+  const reportGap = (symbol: string, from: number, to: number) => {
+    counters.gaps++
+    gapsMetric.unsafeUpdate(1, [])
+    const message = `${name}: gave up on the ${symbol} ${options.interval} candles from ${iso(from)} to ${iso(to + 1)}`
+    return Effect.logError(message).pipe(
+      Effect.annotateLogs({ symbol, from, to }),
+      Effect.zipRight(publish(makeEventAt("Error", {
+        component: name,
+        message,
+        cause: "neither the stream nor the REST backfill delivered them"
+      }, clock.unsafeCurrentTimeMillis(), { source: name })))
     )
   }
 
   const publishClosed = (candle: Candle): Effect.Effect<boolean> => {
     const last = lastClosed.get(candle.symbol)
     if (last !== undefined && candle.openTime <= last) return Effect.succeed(false)
+    const previousClose = lastCloseTime.get(candle.symbol)
     lastClosed.set(candle.symbol, candle.openTime)
+    lastCloseTime.set(candle.symbol, candle.closeTime)
     counters.candles++
     const now = clock.unsafeCurrentTimeMillis()
-    candleLag(candle.symbol).unsafeUpdate((now - candle.closeTime) / 1000, [])
-    const event = makeEventAt("CandleClosed", candle, now, { source })
-    return Effect.as(publish(event), true)
+    const event = makeEventAt("CandleClosed", candle, now, { source: name })
+    const gap = previousClose !== undefined && candle.openTime > previousClose + 1
+      ? reportGap(candle.symbol, previousClose + 1, candle.openTime - 1)
+      : Effect.void
+    return Effect.flatMap(marketNow, (market) => {
+      candleLag(candle.symbol).unsafeUpdate((market - candle.closeTime) / 1000, [])
+      return Effect.zipRight(gap, publish(event))
+    }).pipe(Effect.as(true), Effect.uninterruptible)
   }
 
   const publishUpdate = (candle: Candle): Effect.Effect<void> => {
     const last = lastClosed.get(candle.symbol)
     if (last !== undefined && candle.openTime <= last) return Effect.void // a stale open kline
+    if (holds.has(candle.symbol)) return Effect.void // its closed candles are held: an update would overtake them
     const now = clock.unsafeCurrentTimeMillis()
     const previous = lastUpdateAt.get(candle.symbol)
     if (previous !== undefined && now - previous < options.updateThrottleMillis) return Effect.void
     lastUpdateAt.set(candle.symbol, now)
-    return publish(makeEventAt("CandleUpdate", candle, now, { source }))
+    return publish(makeEventAt("CandleUpdate", candle, now, { source: name }))
   }
 
   const handleFrame = (group: StreamGroup, frame: string | Uint8Array): Effect.Effect<void> => {
@@ -123,17 +199,28 @@ export const makeCollector = (
     try {
       json = JSON.parse(text)
     } catch {
-      return malformed("not JSON", text)
+      return malformed(typeof frame === "string" ? "not JSON" : "a binary frame, not JSON", frame)
     }
     const decoded = decodeMessage(json)
-    if (Either.isLeft(decoded)) return malformed(describeParseError(decoded.left), text)
+    if (Either.isLeft(decoded)) {
+      if (isOtherStream(json)) {
+        counters.ignored++
+        ignoredMetric.unsafeUpdate(1, [])
+        return Effect.void
+      }
+      return malformed(describeParseError(decoded.left), frame)
+    }
     const { data, stream } = decoded.right
     const symbol = group.streams.get(stream)
-    if (symbol === undefined) return malformed(`unknown stream ${stream}`, text)
-    if (data.k.s !== symbol || data.k.i !== options.interval) return malformed(`kline does not match ${stream}`, text)
+    if (symbol === undefined) return malformed(`unknown stream ${stream}`, frame)
+    if (data.k.s !== symbol || data.k.i !== options.interval) return malformed(`kline does not match ${stream}`, frame)
     const candle = klineToCandle(data.k)
-    if (candle.isClosed) return Effect.asVoid(publishClosed(candle))
-    return options.candleUpdates ? publishUpdate(candle) : Effect.void
+    if (!candle.isClosed) return options.candleUpdates ? publishUpdate(candle) : Effect.void
+    const hold = holds.get(symbol)
+    if (hold === undefined) return Effect.asVoid(publishClosed(candle))
+    hold.candles.push(candle)
+    if (hold.candles.length > options.maxHeldCandles) Deferred.unsafeDone(hold.full, Exit.void)
+    return Effect.void
   }
 
   const awaitRoom = Effect.gen(function*() {
@@ -146,10 +233,13 @@ export const makeCollector = (
 
   return {
     options,
+    name,
     counters,
     clock,
+    marketNow,
     groupCount,
     lastClosed,
+    holds,
     handleFrame,
     publishClosed,
     awaitRoom,
@@ -157,8 +247,11 @@ export const makeCollector = (
     stats: Effect.sync(() => ({
       messages: counters.messages,
       malformed: counters.malformed,
+      ignored: counters.ignored,
       reconnects: counters.reconnects,
+      connectionFailures: counters.connectionFailures,
       backfilled: counters.backfilled,
+      gaps: counters.gaps,
       candles: counters.candles,
       connected: counters.openConnections === groupCount
     }))

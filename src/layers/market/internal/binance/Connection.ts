@@ -1,7 +1,7 @@
 import type { HttpClient } from "@effect/platform"
 import * as Socket from "@effect/platform/Socket"
 import { Cause, Deferred, Effect, Fiber, Queue } from "effect"
-import { backfill } from "./Backfill.js"
+import { backfill, holdGaps } from "./Backfill.js"
 import type { Collector } from "./Collector.js"
 import type { StreamGroup } from "./Options.js"
 
@@ -20,16 +20,34 @@ export interface ConnectionOutcome {
 /** `null` marks the end of a connection's frames. */
 type Frame = string | Uint8Array | null
 
+/** Frames waiting for the consumer above which the socket stops reading, and below which it reads again. */
+const pauseAbove = 4096
+const resumeBelow = 1024
+
+/** The `ws` package's WebSocket can stop reading (TCP then pushes back on the sender); a browser's cannot. */
+interface Pausable {
+  readonly pause: () => void
+  readonly resume: () => void
+}
+const pausable = (ws: globalThis.WebSocket | undefined): Pausable | undefined =>
+  ws !== undefined && typeof (ws as Partial<Pausable>).pause === "function" &&
+    typeof (ws as Partial<Pausable>).resume === "function"
+    ? ws as unknown as Pausable
+    : undefined
+
 /**
  * One combined-stream connection, from opening to its end: a close, an
  * error, silence or old age. Never fails.
  *
  * `Socket.runRaw` calls its handler synchronously for each frame (a handler
  * returning `void` is not forked), so frames go into the queue in the order
- * they arrived; one consumer fiber decodes and publishes them. The consumer
- * first backfills over REST, while new frames wait in the queue, so that
- * the REST candles are published before the WebSocket ones. After the
- * socket ends, the consumer still handles what was queued.
+ * they arrived; one consumer fiber decodes and publishes them. Once open,
+ * the symbols with a gap are backfilled over REST in the background: their
+ * live closed candles are held until their gap is settled (see `backfill`),
+ * the others' flow at once. After the socket ends, the consumer still
+ * handles what was queued. When the consumer falls `pauseAbove` frames
+ * behind, the socket stops reading until it catches up: memory stays
+ * bounded, and the sender sees TCP's backpressure (the simulator pauses).
  */
 export const runConnection = (
   collector: Collector,
@@ -51,10 +69,19 @@ export const runConnection = (
       }
     })
 
+    // keeps the socket the constructor made, to pause and resume its reading
+    const construct = yield* Socket.WebSocketConstructor
+    let flow: Pausable | undefined
+    let paused = false
+    let queued = 0
     const socket = yield* Socket.makeWebSocket(group.url, {
       openTimeout: options.openTimeoutMillis,
       closeCodeIsError: () => true // every close ends the connection; keep its code for the log
-    })
+    }).pipe(Effect.provideService(Socket.WebSocketConstructor, (url, protocols) => {
+      const ws = construct(url, protocols)
+      flow = pausable(ws)
+      return ws
+    }))
 
     const onOpen = Effect.suspend(() => {
       openedAt = clock.unsafeCurrentTimeMillis()
@@ -69,6 +96,10 @@ export const runConnection = (
       counters.messages++
       collector.metrics.messages.unsafeUpdate(1, [])
       frames.unsafeOffer(frame)
+      if (++queued > pauseAbove && !paused && flow !== undefined) {
+        paused = true
+        flow.pause()
+      }
     }, { onOpen: Effect.asVoid(onOpen) }).pipe(
       Effect.match({
         onFailure: (error): ConnectionEnd => ({ _tag: "Closed", error }),
@@ -91,10 +122,17 @@ export const runConnection = (
     )
 
     const consumer = yield* Effect.forkScoped(Effect.gen(function*() {
-      if (yield* Deferred.await(opened)) yield* backfill(collector, http, group.symbols)
+      if (yield* Deferred.await(opened)) {
+        // the holds start before the first frame is handled, so that no live candle overtakes its gap
+        yield* Effect.forkScoped(backfill(collector, http, holdGaps(collector, group.symbols)))
+      }
       while (true) {
         const frame = yield* Queue.take(frames)
         if (frame === null) return
+        if (--queued < resumeBelow && paused) {
+          paused = false
+          flow?.resume()
+        }
         yield* Effect.catchAllCause(collector.handleFrame(group, frame), (cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.failCause(cause)

@@ -1,5 +1,6 @@
 import { Data, Duration, Effect, Option } from "effect"
 import { klineIntervals, klineStreamName } from "../../../../domain/Binance.js"
+import { redact } from "./Describe.js"
 
 /** The settings of `BinanceMarketData.layer`. Only `symbols` and `interval` are required. */
 export interface BinanceMarketDataOptions {
@@ -31,8 +32,26 @@ export interface BinanceMarketDataOptions {
   readonly maxConnectionAge?: Duration.DurationInput
   /** How long one REST request may take before it counts as failed; default "10 seconds". */
   readonly requestTimeout?: Duration.DurationInput
-  /** REST attempts per backfill page before giving up (and logging the gap); default 10. */
+  /** REST attempts per backfill page before giving up (and reporting the gap); default 10. */
   readonly backfillMaxAttempts?: number
+  /** The source's name in logs, events and metrics; default "binance" ("simulator" for the embedded exchange). */
+  readonly name?: string
+  /**
+   * The market's current time, ms, when it is not the Clock's: a simulator's market runs faster than the
+   * wall clock. The candle lag is measured against it, and a backfill tells the still-open candle by it.
+   */
+  readonly marketTime?: Effect.Effect<number>
+  /**
+   * How long a symbol's live closed candles are held back while its gap is backfilled; after that the
+   * gap is given up (an `Error` event names it) and the held candles flow. Default "30 seconds".
+   */
+  readonly gapHold?: Duration.DurationInput
+  /** Live closed candles held per symbol during its backfill before the gap is given up; default 100. */
+  readonly maxHeldCandles?: number
+  /** Symbols backfilled at once after a reconnect; default 4. */
+  readonly backfillConcurrency?: number
+  /** Malformed-frame warnings: the first at once, then a count at most once per this long; default "5 seconds". */
+  readonly malformedLogInterval?: Duration.DurationInput
 }
 
 /** A `BinanceMarketData.layer` option that cannot work; `option` names it as the options do. */
@@ -42,7 +61,8 @@ export class BinanceConfigError extends Data.TaggedError("BinanceConfigError")<{
   readonly reason: string
 }> {
   override get message() {
-    return `invalid Binance market data option ${this.option}=${JSON.stringify(this.value)}: ${this.reason}`
+    // a URL's credentials stay out of the message
+    return `invalid Binance market data option ${this.option}=${redact(JSON.stringify(this.value) ?? "undefined")}: ${this.reason}`
   }
 }
 
@@ -64,6 +84,12 @@ export interface ResolvedOptions {
   readonly maxConnectionAgeMillis: number
   readonly requestTimeoutMillis: number
   readonly backfillMaxAttempts: number
+  readonly name: string
+  readonly marketTime: Effect.Effect<number> | undefined
+  readonly gapHoldMillis: number
+  readonly maxHeldCandles: number
+  readonly backfillConcurrency: number
+  readonly malformedLogIntervalMillis: number
 }
 
 /** Binance accepts at most 1024 streams on one connection. */
@@ -94,6 +120,11 @@ const integer = (option: string, value: number, min: number, max: number) => {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw fail(option, value, `must be an integer from ${min} to ${max}`)
   }
+  return value
+}
+
+const nameOf = (value: string) => {
+  if (!/^[a-z0-9_-]{1,40}$/i.test(value)) throw fail("name", value, "must be 1-40 letters, digits, - or _")
   return value
 }
 
@@ -130,7 +161,13 @@ const resolveSync = (o: BinanceMarketDataOptions): ResolvedOptions => {
     backoffResetAfterMillis: millis("backoffResetAfter", o.backoffResetAfter ?? "1 minute"),
     maxConnectionAgeMillis: millis("maxConnectionAge", o.maxConnectionAge ?? "23 hours"),
     requestTimeoutMillis: millis("requestTimeout", o.requestTimeout ?? "10 seconds"),
-    backfillMaxAttempts: integer("backfillMaxAttempts", o.backfillMaxAttempts ?? 10, 1, 1_000_000)
+    backfillMaxAttempts: integer("backfillMaxAttempts", o.backfillMaxAttempts ?? 10, 1, 1_000_000),
+    name: nameOf(o.name ?? "binance"),
+    marketTime: o.marketTime,
+    gapHoldMillis: millis("gapHold", o.gapHold ?? "30 seconds"),
+    maxHeldCandles: integer("maxHeldCandles", o.maxHeldCandles ?? 100, 1, 1_000_000),
+    backfillConcurrency: integer("backfillConcurrency", o.backfillConcurrency ?? 4, 1, 64),
+    malformedLogIntervalMillis: millis("malformedLogInterval", o.malformedLogInterval ?? "5 seconds", true)
   }
 }
 

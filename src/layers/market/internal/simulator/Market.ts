@@ -37,10 +37,21 @@ export interface Market {
   /**
    * The generator: per candle, `updatesPerCandle` open frames then the
    * closing frame for every symbol, evenly spaced over `candleMillis` of
-   * Clock time from when it starts. Never returns.
+   * Clock time from when it starts. Before each step it waits for
+   * `awaitRoom` (the sockets' send buffers): time spent there pauses the
+   * market, so a slow reader slows it down rather than filling memory.
+   * Never returns.
    */
-  readonly run: (publish: (stream: string, rawEvent: string) => void) => Effect.Effect<never>
+  readonly run: (
+    publish: (stream: string, rawEvent: string) => void,
+    awaitRoom: Effect.Effect<void>
+  ) => Effect.Effect<never>
 }
+
+const macrotask = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 export const makeMarket = (config: MarketConfig): Market => {
   let startedAt: number | undefined
@@ -52,9 +63,10 @@ export const makeMarket = (config: MarketConfig): Market => {
   const streams = new Set(symbols.map((s) => s.stream))
   const phases = config.updatesPerCandle + 1
   let served = 0
+  let lastEventTime = config.startTime
 
   /** Phase j (1-based) of candle k: partial frames for j < phases, then the close. */
-  const emit = (k: number, j: number, publish: (stream: string, rawEvent: string) => void) => {
+  const emit = (k: number, j: number, publish: (stream: string, rawEvent: string) => void): number => {
     const eventTime = config.startTime + k * config.intervalMs + Math.floor((j * config.intervalMs) / phases)
     const closing = j === phases
     for (const s of symbols) {
@@ -69,26 +81,35 @@ export const makeMarket = (config: MarketConfig): Market => {
         s.next = advanced.next
       }
     }
+    return eventTime
   }
 
   return {
     history: (symbol) => bySymbol.get(symbol)?.history,
     knownStream: (stream) => streams.has(stream),
     candlesServed: () => served,
+    // never ahead of the last frame sent: a walk running behind its schedule is the market's time
     simulatedTime: (realMillis) =>
-      startedAt === undefined
-        ? config.startTime
-        : config.startTime + Math.floor(((realMillis - startedAt) * config.intervalMs) / config.candleMillis),
-    run: (publish) =>
+      startedAt === undefined ? config.startTime : Math.min(
+        lastEventTime,
+        config.startTime + Math.floor(((realMillis - startedAt) * config.intervalMs) / config.candleMillis)
+      ),
+    run: (publish, awaitRoom) =>
       Effect.gen(function*() {
-        const start = yield* Clock.currentTimeMillis
+        let start = yield* Clock.currentTimeMillis
         startedAt = start
         for (let phase = 1;; phase++) {
           // deadlines from the start, not sleeps in a row, so the pace does not drift
           const due = start + (phase * config.candleMillis) / phases
           const now = yield* Clock.currentTimeMillis
-          yield* due > now ? Effect.sleep(Duration.millis(due - now)) : Effect.yieldNow()
-          emit(Math.floor((phase - 1) / phases), ((phase - 1) % phases) + 1, publish)
+          // behind schedule, a real macrotask between steps lets the sockets (and /metrics) run
+          yield* due > now ? Effect.sleep(Duration.millis(due - now)) : macrotask
+          const before = yield* Clock.currentTimeMillis
+          yield* awaitRoom
+          // a pause moves the market's start, so that its time stays in step with its candles
+          start += (yield* Clock.currentTimeMillis) - before
+          startedAt = start
+          lastEventTime = emit(Math.floor((phase - 1) / phases), ((phase - 1) % phases) + 1, publish)
         }
       })
   }

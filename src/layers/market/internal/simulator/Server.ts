@@ -23,6 +23,10 @@ export interface ServerOptions {
   readonly knownStream: (stream: string) => boolean
   /** Called whenever a socket has subscribed to at least one stream. */
   readonly onSubscribed: () => void
+  /** Bytes waiting in a socket's send buffer above which the generator waits for it. */
+  readonly highWaterMark: number
+  /** How long the generator waits for a socket that reads nothing before it stalls it (drops its frames), ms. */
+  readonly stallAfterMillis: number
 }
 
 export interface Server {
@@ -32,6 +36,16 @@ export interface Server {
   /** Sends a WebSocket ping frame to every open socket. */
   readonly pingAll: () => void
   readonly connections: () => number
+  /**
+   * Waits until every subscribed socket's send buffer is at most `highWaterMark` (polling a real timer:
+   * the buffers drain with the network, not with the Clock). A socket whose buffer did not shrink for
+   * `stallAfterMillis` is stalled: its frames are dropped until it drains. Returns at once when none is full.
+   */
+  readonly awaitRoom: Effect.Effect<void>
+  /** Frames not sent to stalled sockets, over all sockets. */
+  readonly framesDropped: () => number
+  /** Bytes waiting in the send buffers, over all sockets. */
+  readonly bufferedBytes: () => number
 }
 
 interface Client {
@@ -39,6 +53,8 @@ interface Client {
   /** `/stream` sockets get `{"stream","data"}` wrappers; `/ws` sockets get raw events. */
   readonly combined: boolean
   readonly streams: Set<string>
+  /** Too slow to wait for: frames to it are dropped while its buffer is above the high-water mark. */
+  stalled: boolean
 }
 
 /** The streams a connection URL asks for, or undefined when the path is not a stream endpoint. */
@@ -126,7 +142,7 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
         return
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        const client: Client = { ws, combined: target.combined, streams: new Set(target.streams) }
+        const client: Client = { ws, combined: target.combined, streams: new Set(target.streams), stalled: false }
         for (const stream of client.streams) if (!options.knownStream(stream)) warnUnknown(stream)
         clients.add(client)
         if (client.streams.size > 0) options.onSubscribed()
@@ -161,12 +177,58 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
         })
     )
 
+    let dropped = 0
+    const full = (client: Client) =>
+      client.streams.size > 0 && client.ws.readyState === client.ws.OPEN &&
+      client.ws.bufferedAmount > options.highWaterMark
+    const tick = Effect.async<void>((resume) => {
+      const timer = setTimeout(() => resume(Effect.void), 1)
+      return Effect.sync(() => clearTimeout(timer))
+    })
+    const awaitRoom = Effect.suspend(() => {
+      let waiting = [...clients].filter((c) => !c.stalled && full(c))
+      if (waiting.length === 0) return Effect.void
+      let since = Date.now()
+      let buffered = waiting.map((c) => c.ws.bufferedAmount)
+      return Effect.gen(function*() {
+        while (waiting.length > 0) {
+          if (Date.now() - since >= options.stallAfterMillis) {
+            for (const client of waiting) client.stalled = true
+            yield* Effect.logWarning("simulated exchange: a client stopped reading; dropping its frames until it does")
+              .pipe(Effect.annotateLogs({ clients: waiting.length, bufferedBytes: waiting[0]!.ws.bufferedAmount }))
+            return
+          }
+          yield* tick
+          const now = waiting.map((c) => c.ws.bufferedAmount)
+          // a client that reads, however slowly, is waited for: only one that stopped is stalled
+          if (now.some((n, i) => n < buffered[i]!)) since = Date.now()
+          buffered = now
+          waiting = waiting.filter((c) => !c.stalled && full(c))
+          buffered = waiting.map((c) => c.ws.bufferedAmount)
+        }
+      })
+    })
+
     return {
       port,
+      awaitRoom,
+      framesDropped: () => dropped,
+      bufferedBytes: () => {
+        let total = 0
+        for (const client of clients) total += client.ws.bufferedAmount
+        return total
+      },
       broadcast: (stream, rawEvent) => {
         let combined: string | undefined
         for (const client of clients) {
           if (!client.streams.has(stream) || client.ws.readyState !== client.ws.OPEN) continue
+          if (client.stalled) {
+            if (client.ws.bufferedAmount > options.highWaterMark) {
+              dropped++
+              continue
+            }
+            client.stalled = false
+          }
           if (client.combined) client.ws.send(combined ??= combinedFrame(stream, rawEvent))
           else client.ws.send(rawEvent)
         }

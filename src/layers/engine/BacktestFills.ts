@@ -1,0 +1,98 @@
+import { Deferred, Effect, Layer } from "effect"
+import type { Candle } from "../../domain/Candle.js"
+import { decimalFromNumber } from "../../domain/Decimal.js"
+import { BrokerError } from "../../domain/TradingErrors.js"
+import { Broker } from "../../services/Broker.js"
+
+/**
+ * When a backtest's order fills:
+ * - `next-open` (the default): an order decided on a candle's close fills at the next candle's open (with the
+ *   paper broker's slippage and fee), at that candle's open time: no decision trades on a price it could not
+ *   have had. An order decided on the last candle stays unfilled (rejected when the backtest ends).
+ * - `close`: at once, at the close it was decided on (its reference price), at that candle's close time.
+ */
+export type FillModel = "next-open" | "close"
+
+export const fillModels: ReadonlyArray<FillModel> = ["next-open", "close"]
+
+interface Parked {
+  readonly symbol: string
+  readonly gate: Deferred.Deferred<Candle | undefined>
+}
+
+/**
+ * The broker a backtest's engine submits to: a wrapper of the paper broker that holds each order until the
+ * backtest loop opens the next candle of its symbol (`open`), then submits it at that candle's open.
+ */
+export const makeBacktestFills = (model: FillModel) => {
+  const current = new Map<string, Candle>()
+  let parked: Array<Parked> = []
+  let ended = false
+  let unfilled = 0
+  let opened = 0
+
+  const unfilledError = (clientOrderId: string) => {
+    unfilled++
+    return new BrokerError({
+      clientOrderId,
+      message: "decided on the last candle: the backtest ended before a next open to fill at",
+      rejected: true
+    })
+  }
+
+  const execution: Layer.Layer<Broker, never, Broker> = Layer.effect(
+    Broker,
+    Effect.map(Broker, (inner) =>
+      Broker.of({
+        submit: (order) =>
+          Effect.gen(function*() {
+            if (model === "close") {
+              const candle = current.get(order.symbol)
+              const fill = yield* inner.submit(order)
+              // the fill's time is the market's (the candle's close), not the machine's
+              return candle === undefined ? fill : { ...fill, filledAt: candle.closeTime }
+            }
+            if (ended) return yield* Effect.fail(unfilledError(order.clientOrderId))
+            const entry: Parked = { symbol: order.symbol, gate: yield* Deferred.make<Candle | undefined>() }
+            parked.push(entry)
+            const next = yield* Deferred.await(entry.gate).pipe(
+              Effect.onInterrupt(() => Effect.sync(() => void (parked = parked.filter((p) => p !== entry))))
+            )
+            if (next === undefined) return yield* Effect.fail(unfilledError(order.clientOrderId))
+            const fill = yield* inner.submit({ ...order, price: decimalFromNumber(next.open) })
+            return { ...fill, filledAt: next.openTime }
+          })
+      }))
+  )
+
+  /** A candle opens: the orders of its symbol held so far fill at its open. Call before publishing it. */
+  const open = (candle: Candle) =>
+    Effect.suspend(() => {
+      opened++
+      current.set(candle.symbol, candle)
+      const released = parked.filter((p) => p.symbol === candle.symbol)
+      if (released.length === 0) return Effect.void
+      parked = parked.filter((p) => p.symbol !== candle.symbol)
+      return Effect.forEach(released, (p) => Deferred.succeed(p.gate, candle), { discard: true })
+    })
+
+  /** No candle follows: the orders still held are rejected as unfilled, and so are later ones. */
+  const end = Effect.suspend(() => {
+    ended = true
+    const released = parked
+    parked = []
+    return Effect.forEach(released, (p) => Deferred.succeed(p.gate, undefined), { discard: true })
+  })
+
+  return {
+    execution,
+    open,
+    end,
+    /** Orders held, waiting for their next open (their OrderCreated handler is still running). */
+    held: () => parked.length,
+    /** Candles opened so far. */
+    opened: () => opened,
+    /** Orders decided too late to fill. */
+    unfilled: () => unfilled
+  }
+}

@@ -1,0 +1,254 @@
+import { NodeFileSystem, NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { Clock, type Context, Data, type Duration, Effect, Layer, type Scope } from "effect"
+import * as BinanceMarketData from "../market/BinanceMarketData.js"
+import * as JournalHooks from "../journal/JournalHooks.js"
+import * as JournalRecovery from "../journal/JournalRecovery.js"
+import * as MemoryEventBus from "../bus/MemoryEventBus.js"
+import * as MetricsServer from "../observability/MetricsServer.js"
+import * as SimulatedExchange from "../market/SimulatedExchange.js"
+import * as SqliteDeadLetters from "../journal/SqliteDeadLetters.js"
+import * as SqliteJournal from "../journal/SqliteJournal.js"
+import type { EventBus } from "../../services/EventBus.js"
+import type { MarketData } from "../../services/MarketData.js"
+import type { Strategy } from "../../services/Strategy.js"
+import type { CandleFileError } from "../market/CandleFile.js"
+import * as CandleSource from "./CandleSource.js"
+import { checkPortFree, EngineConfigError, ensureFolderOf } from "./internal/StartupChecks.js"
+import { type EngineServices, type RunSummary, type Snapshot, snapshot, summarize } from "./RunSummary.js"
+import { type TradingOptions, tradingLayer } from "./Trading.js"
+
+export { EngineConfigError } from "./internal/StartupChecks.js"
+export type { EngineServices, RunSummary, Snapshot } from "./RunSummary.js"
+export { snapshot, summarize } from "./RunSummary.js"
+export type { TradingOptions } from "./Trading.js"
+
+/** Where candles come from: the embedded simulator, Binance, a recorded file, or a source layer of your own. */
+export type EngineSource =
+  | {
+    readonly _tag: "Simulator"
+    readonly symbols?: ReadonlyArray<string>
+    readonly interval?: string
+    readonly seed?: number
+    readonly speed?: number
+  }
+  | {
+    readonly _tag: "Binance"
+    readonly symbols: ReadonlyArray<string>
+    readonly interval?: string
+    readonly wsUrl?: string
+    readonly restUrl?: string
+    readonly candleUpdates?: boolean
+  }
+  /** A recorded file (every format `CandleFile` reads) replayed as a live source. */
+  | { readonly _tag: "Candles"; readonly file: string; readonly symbol?: string; readonly interval?: string }
+  | Layer.Layer<MarketData, unknown, EventBus>
+
+export interface EngineOptions extends TradingOptions {
+  readonly source: EngineSource
+  /** Required: `Strategy.none` for a data-only run. */
+  readonly strategy: Layer.Layer<Strategy>
+  /** The SQLite order journal: a file, ":memory:", or false for none. Default `./data/trading-bus.db`. */
+  readonly journal?: string | false
+  /** Also record every other event in the journal (an event log). Default false. */
+  readonly record?: boolean
+  /** The Prometheus and health endpoints. Default port 9464 on 127.0.0.1; false or port 0: no server. */
+  readonly metrics?: { readonly port?: number; readonly host?: string } | false
+  /** `run` only: stop after this long. Default: until interrupted. */
+  readonly duration?: Duration.DurationInput
+  /** More subscribers on the bus (recorders, exporters), subscribed before the source starts. */
+  readonly plugins?: Layer.Layer<never, never, EventBus>
+}
+
+/** The defaults of `trading-bus run`'s simulator. */
+const simulatorDefaults = { symbols: ["btcusdt", "ethusdt"], interval: "1m", seed: 42, speed: 10 }
+
+/** The socket and HTTP client the Binance collector needs, and the file system of `CandleFile`: Node's. */
+const platform = Layer.mergeAll(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici, NodeFileSystem.layer)
+
+/** A source layer of the user's failed to build: its error is kept as `cause`. */
+export class EngineSourceError extends Data.TaggedError("EngineSourceError")<{ readonly cause: unknown }> {
+  override get message() {
+    return `the market-data source failed to start: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+  }
+}
+
+const isSourceLayer = (source: EngineSource): source is Layer.Layer<MarketData, unknown, EventBus> =>
+  Layer.isLayer(source)
+
+type SourceError =
+  | EngineSourceError
+  | BinanceMarketData.BinanceConfigError
+  | SimulatedExchange.SimulatedExchangeConfigError
+  | SimulatedExchange.SimulatedExchangeStartError
+  | CandleFileError
+
+const sourceLayer = (source: EngineSource): Layer.Layer<MarketData, SourceError, EventBus> => {
+  if (isSourceLayer(source)) return Layer.catchAll(source, (cause) => Layer.fail(new EngineSourceError({ cause })))
+  switch (source._tag) {
+    case "Simulator": {
+      const symbols = source.symbols ?? simulatorDefaults.symbols
+      const interval = source.interval ?? simulatorDefaults.interval
+      // the collector of a live run, pointed at the embedded exchange
+      return Layer.unwrapEffect(
+        Effect.map(SimulatedExchange.SimulatedExchange, (exchange) =>
+          BinanceMarketData.layer({
+            symbols,
+            interval,
+            wsUrl: exchange.wsUrl,
+            restUrl: exchange.restUrl,
+            // its logs, events and metrics say "simulator"; its candle lag is measured in the market's time
+            name: "simulator",
+            marketTime: exchange.marketTime
+          }))
+      ).pipe(
+        Layer.provide(SimulatedExchange.layer({
+          symbols,
+          interval,
+          seed: source.seed ?? simulatorDefaults.seed,
+          speed: source.speed ?? simulatorDefaults.speed
+        })),
+        Layer.provide(platform)
+      )
+    }
+    case "Binance":
+      return BinanceMarketData.layer({
+        symbols: source.symbols,
+        interval: source.interval ?? "1m",
+        wsUrl: source.wsUrl ?? "wss://stream.binance.com:9443",
+        restUrl: source.restUrl ?? "https://api.binance.com",
+        candleUpdates: source.candleUpdates ?? false
+      }).pipe(Layer.provide(platform))
+    case "Candles":
+      return CandleSource.layer({
+        path: source.file,
+        ...(source.symbol !== undefined ? { symbol: source.symbol } : {}),
+        ...(source.interval !== undefined ? { interval: source.interval } : {})
+      }).pipe(Layer.provide(platform))
+  }
+}
+
+const metricsOf = (options: EngineOptions) => {
+  if (options.metrics === false) return undefined
+  const port = options.metrics?.port ?? 9464
+  return port === 0 ? undefined : { port, host: options.metrics?.host ?? "127.0.0.1" }
+}
+
+const journalOf = (options: EngineOptions) =>
+  options.journal === false ? undefined : options.journal ?? SqliteJournal.defaultFilename
+
+/**
+ * What can fail at start, checked before anything is built, so before the journal's recovery publishes
+ * (and executes) a single order: the journal's folder, the metrics port.
+ */
+const startupChecks = (options: EngineOptions) =>
+  Effect.gen(function*() {
+    const journal = journalOf(options)
+    if (journal !== undefined && journal !== ":memory:") yield* ensureFolderOf("journal", journal)
+    const metrics = metricsOf(options)
+    if (metrics !== undefined) {
+      if (!(Number.isSafeInteger(metrics.port) && metrics.port > 0 && metrics.port <= 65535)) {
+        return yield* new EngineConfigError({
+          option: "metricsPort",
+          value: metrics.port,
+          reason: "expected a port from 1 to 65535, or 0 to disable"
+        })
+      }
+      yield* checkPortFree("metricsPort", metrics.host, metrics.port)
+    }
+  })
+
+/**
+ * Built in dependency order (the journal, the bus, the portfolio, broker and the engine's subscriptions,
+ * then the plugins, the recovery, then the source); released in reverse, so closing it stops the source
+ * first and only then lets the bus drain, and closes the journal last.
+ */
+const compose = (options: EngineOptions) => {
+  const metrics = metricsOf(options)
+  // the bus records its metrics while a server serves them
+  const bus = MemoryEventBus.layerFromEnvWith({ metrics: metrics !== undefined })
+  const subscribers = Layer.merge(tradingLayer(options, options.strategy), options.plugins ?? Layer.empty)
+  const journal = journalOf(options)
+  const engine = journal === undefined
+    ? sourceLayer(options.source).pipe(Layer.provideMerge(subscribers), Layer.provideMerge(bus))
+    : sourceLayer(options.source).pipe(
+      Layer.provideMerge(JournalRecovery.layer),
+      Layer.provideMerge(subscribers),
+      Layer.provideMerge(bus),
+      Layer.provideMerge(options.record === true ? JournalHooks.layerWith({ record: true }) : JournalHooks.layer),
+      // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
+      Layer.provideMerge(SqliteDeadLetters.layer.pipe(Layer.provideMerge(SqliteJournal.layerWithSql({ filename: journal }))))
+    )
+  if (metrics === undefined) return engine
+  // built last, so it stops first; its port was checked free before anything started
+  return MetricsServer.layer(metrics).pipe(
+    Layer.catchAll((error) =>
+      Layer.fail(
+        new EngineConfigError({
+          option: "metricsPort",
+          value: metrics.port,
+          reason: `cannot listen on ${metrics.host}:${metrics.port} (${
+            String(error.cause)
+          }): pick another port, or 0 to disable the metrics server`
+        })
+      )
+    ),
+    Layer.provideMerge(engine)
+  )
+}
+
+/** The whole engine as one scoped layer: a user needs no platform layer besides it. */
+export const layer = (options: EngineOptions) =>
+  Layer.unwrapEffect(Effect.as(startupChecks(options), compose(options)))
+
+/** Why an engine could not start: a configuration error of one of its layers, or of the user's source. */
+export type EngineError = Layer.Layer.Error<ReturnType<typeof layer>>
+
+/** How a run ended: its summary, the last snapshot (after the drain) and when it started and ended (Clock). */
+export interface RunEnd {
+  readonly summary: RunSummary
+  readonly snapshot: Snapshot
+  readonly started: number
+  readonly ended: number
+}
+
+export interface RunHooks<R> {
+  /** Once the engine is built, before `duration` starts: fork what runs beside it (status line, sampler). */
+  readonly onStart?: (engine: Context.Context<EngineServices>) => Effect.Effect<void, never, R | Scope.Scope>
+  /** After the engine closed (the bus drained), however the run ended, interruption included. */
+  readonly onEnd?: (end: RunEnd) => Effect.Effect<void, never, R>
+}
+
+/**
+ * Runs the engine until `options.duration` or an interruption, with the program's hooks, and returns
+ * how it ended. `run` is this without hooks.
+ */
+export const runWith = <R = never>(
+  options: EngineOptions,
+  hooks: RunHooks<R> = {}
+): Effect.Effect<RunEnd, EngineError, R> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    let context: Context.Context<EngineServices> | undefined
+    let end: RunEnd | undefined
+    // read after the scope closed, so after the drain: the services answer from their final state
+    const finish = Effect.suspend(() => {
+      if (context === undefined) return Effect.void
+      return Effect.gen(function*() {
+        const last = yield* snapshot(context!)
+        end = { summary: summarize(last), snapshot: last, started, ended: yield* Clock.currentTimeMillis }
+        if (hooks.onEnd !== undefined) yield* hooks.onEnd(end)
+      })
+    })
+    const running = Effect.scoped(Effect.gen(function*() {
+      const built = yield* Layer.build(layer(options))
+      context = built
+      if (hooks.onStart !== undefined) yield* hooks.onStart(built)
+      yield* options.duration === undefined ? Effect.never : Effect.sleep(options.duration)
+    }))
+    yield* running.pipe(Effect.ensuring(finish))
+    return end!
+  })
+
+/** Runs the engine until `options.duration` or an interruption, and returns its summary. */
+export const run = (options: EngineOptions): Effect.Effect<RunSummary, EngineError> =>
+  Effect.map(runWith(options), (end) => end.summary)
