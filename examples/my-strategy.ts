@@ -110,7 +110,7 @@ export const main = Effect.gen(function*() {
   const summary = yield* paperTrade()
   yield* Console.log(
     `paper: ${Object.values(summary.candles).reduce((a, b) => a + b, 0)} candles, ${summary.signals} signals, ` +
-      `${summary.fills} fills, P&L ${summary.pnl.realized} realized, ${summary.pnl.unrealized} unrealized`
+      `${summary.fills} fills, P&L ${show(summary.pnl.realized)} realized, ${show(summary.pnl.unrealized)} unrealized`
   )
   return { report, summary }
 })

@@ -60,3 +60,4 @@ export * as OtlpTracing from "./layers/observability/OtlpTracing.js"
 // the engine: everything above as one layer, live or over history
 export * as Engine from "./layers/engine/Engine.js"
 export * as Backtest from "./layers/engine/Backtest.js"
+export * as Sweep from "./layers/engine/Sweep.js"

@@ -2,10 +2,12 @@ import { FileSystem } from "@effect/platform"
 import { BigDecimal, Clock, Console, Effect } from "effect"
 import { formatDecimal } from "../domain/Decimal.js"
 import * as Backtest from "../layers/engine/Backtest.js"
+import * as Sweep from "../layers/engine/Sweep.js"
 import type { BacktestDetails, BacktestReport } from "../layers/engine/Backtest.js"
 import { checkWritable } from "../layers/engine/internal/StartupChecks.js"
 import { asConfigurationError, ConfigurationError } from "./ConfigurationError.js"
 import { duration, fillModelText, percent, quote, ratio, share } from "./report/BacktestFormat.js"
+import { sweepPage } from "./report/BacktestPage.js"
 import { backtestPage } from "./report/ReportPages.js"
 
 /** Where a backtest's (or a replay's) report goes besides stdout. */
@@ -103,3 +105,54 @@ export const formatReport = (r: BacktestReport): string =>
     `  sharpe ${ratio(r.sharpe)}, sortino ${ratio(r.sortino)}, calmar ${ratio(r.calmar)}, exposure ${percent(r.exposurePct, 1)}`,
     `  ${r.candlesPerSecond} candles/s (${r.elapsedMs} ms)`
   ].join("\n")
+
+/** `backtest` with a grid: every combination on worker threads, the ranked table printed, the files written. */
+export const sweepProgram = (options: Sweep.SweepOptions & Pick<ReportFiles, "reportJson" | "reportHtml">) =>
+  Effect.gen(function*() {
+    yield* checkReportFiles(options)
+    const fs = yield* FileSystem.FileSystem
+    const sweep = yield* Sweep.run(options)
+    yield* Console.log(formatSweep(sweep))
+    if (options.reportJson !== undefined) yield* fs.writeFileString(options.reportJson, `${JSON.stringify(sweep, null, 2)}\n`)
+    if (options.reportHtml !== undefined) yield* fs.writeFileString(options.reportHtml, sweepPage(sweep, yield* Clock.currentTimeMillis))
+    return sweep
+  })
+
+const pad = (rows: ReadonlyArray<ReadonlyArray<string>>, numeric: ReadonlyArray<boolean>) => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => numeric[i] === true ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)).join("  ").trimEnd())
+}
+
+/** The columns of the ranked table besides the parameters: the rank field first. */
+const sweepColumns = (rankBy: Sweep.RankField) =>
+  [rankBy, ...(["sharpe", "totalReturnPct", "maxDrawdownPct", "roundTrips", "winRate"] as const).filter((c) => c !== rankBy)]
+
+/** A report field as the table shows it: ratios to 2 decimals, percentages with %, a null as "-". */
+export const sweepCell = (r: BacktestReport, field: Sweep.RankField): string => {
+  const v = r[field]
+  if (typeof v !== "number" || !Number.isFinite(v)) return "-"
+  if (field === "winRate") return share(v)
+  if (field.endsWith("Pct")) return percent(v)
+  return field === "roundTrips" ? String(v) : ratio(v)
+}
+
+/** The sweep as `backtest` prints it: one row per combination, best first, and the skipped ones. */
+export const formatSweep = (s: Sweep.SweepReport): string => {
+  const keys = Object.keys(s.grid)
+  const fixed = s.results[0] === undefined ? [] : Object.keys(s.results[0].params).filter((k) => !keys.includes(k))
+  const columns = sweepColumns(s.rankBy)
+  const rows = [
+    ["#", ...keys, ...columns],
+    ...s.results.map((r) => [String(r.rank), ...keys.map((k) => String(r.params[k])), ...columns.map((c) => sweepCell(r.report, c))])
+  ]
+  const first = s.results[0]?.report
+  return [
+    `sweep ${first?.symbol ?? ""} ${first?.interval ?? ""}: ${s.combinations} combinations of ${keys.join(", ")}${
+      fixed.length > 0 && s.results[0] !== undefined ? ` (${fixed.map((k) => `${k}=${s.results[0]!.params[k]}`).join(", ")})` : ""
+    } on ${s.workers} worker threads in ${s.elapsedMs} ms, ranked by ${s.rankBy} (${s.lowerIsBetter ? "lowest" : "highest"} first)`,
+    ...pad(rows, rows[0]!.map((_, i) => i !== 0 && i <= keys.length ? false : true)).map((line) => `  ${line}`),
+    ...(s.skipped.length > 0
+      ? [`  skipped ${s.skipped.length}: ${s.skipped.map((k) => `${keys.map((key) => `${key}=${k.params[key]}`).join(" ")} (${k.reason})`).join("; ")}`]
+      : [])
+  ].join("\n")
+}

@@ -13,9 +13,12 @@ export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
   override get message() {
     return this.value === undefined
       ? `invalid ${this.flag}: ${this.reason}`
-      : `invalid ${this.flag} ${JSON.stringify(this.value)}: ${this.reason}`
+      : `invalid ${this.flag} ${redactCredentials(JSON.stringify(this.value))}: ${this.reason}`
   }
 }
+
+/** A URL's user and password (`wss://key:secret@host`) never reach the terminal or a log. */
+const redactCredentials = (text: string): string => text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s"]*@/gi, "$1***@")
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 

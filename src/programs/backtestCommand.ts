@@ -3,8 +3,10 @@ import { Effect, HashMap, Option } from "effect"
 import type { TradingOptions } from "../layers/engine/Trading.js"
 import type { CandleFileError } from "../layers/market/CandleFile.js"
 import type { BacktestConfigError } from "../layers/engine/Backtest.js"
+import { asConfigurationError as fromConfigError } from "./ConfigurationError.js"
 import { fillModels } from "../layers/engine/BacktestFills.js"
-import { backtestProgram } from "./BacktestOutput.js"
+import * as Sweep from "../layers/engine/Sweep.js"
+import { backtestProgram, sweepProgram } from "./BacktestOutput.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Flag from "./internal/Flags.js"
 import * as Logging from "./Logging.js"
@@ -119,8 +121,58 @@ const backtestFlags = {
   ),
   ...reportFlags,
   ...modelFlags,
-  ...tradingFlags
+  ...tradingFlags,
+  // a grid `from:to:step` (or a `--param k=a:b:s`) makes the backtest a sweep of every combination
+  fast: Flag.withDefault(
+    Flag.integerGrid("fast", { min: 1, max: 1000 }, "Fast SMA period, below --slow; from:to:step sweeps a grid"),
+    { values: [9], grid: false },
+    "9"
+  ),
+  slow: Flag.withDefault(
+    Flag.integerGrid("slow", { min: 2, max: 1000 }, "Slow SMA period; from:to:step sweeps a grid"),
+    { values: [21], grid: false },
+    "21"
+  ),
+  rankBy: Flag.withDefault(
+    Flag.choice("rank-by", Sweep.rankFields, "A sweep's ranking, best first (maxDrawdownPct and maxDrawdown: lowest first)"),
+    "sharpe"
+  ),
+  workers: Flag.optional(Flag.integer("workers", { min: 1, max: 256 }, "A sweep's worker threads (default: the cores, at most the combinations)"))
 }
+
+type GridFlag = { readonly values: ReadonlyArray<number>; readonly grid: boolean }
+
+/** `--param` pairs: a value `a:b:s` is a grid of numbers, any other a text every combination shares. */
+const paramGrid = (param: Option.Option<HashMap.HashMap<string, string>>) =>
+  Effect.gen(function*() {
+    const grid: Record<string, ReadonlyArray<number>> = {}
+    const fixed: Record<string, string> = {}
+    for (const [key, value] of Option.match(param, { onNone: () => [], onSome: (map) => Array.from(map) })) {
+      if (!value.includes(":")) {
+        fixed[key] = value
+        continue
+      }
+      const range = Sweep.parseRange(value, { integer: false })
+      if ("refused" in range) {
+        return yield* new ConfigurationError({ flag: "--param", value: `${key}=${value}`, reason: `expected ${range.refused}` })
+      }
+      grid[key] = range.values
+    }
+    return { grid, fixed }
+  })
+
+/** The sweep `backtest` runs when a flag is a grid; undefined for a single backtest. */
+const sweepOf = (flags: { readonly strategy: string; readonly fast: GridFlag; readonly slow: GridFlag; readonly param: Option.Option<HashMap.HashMap<string, string>> }) =>
+  Effect.gen(function*() {
+    const params = yield* paramGrid(flags.param)
+    const sma = flags.strategy === "sma"
+    const grid = sma
+      ? { ...(flags.fast.grid ? { fast: flags.fast.values } : {}), ...(flags.slow.grid ? { slow: flags.slow.values } : {}) }
+      : params.grid
+    if (Object.keys(grid).length === 0) return undefined
+    const fixed = sma ? { fast: flags.fast.values[0]!, slow: flags.slow.values[0]! } : params.fixed
+    return { grid, fixed }
+  })
 
 const asConfigurationError = (e: CandleFileError) =>
   new ConfigurationError({ flag: `--${e.option}`, value: e.path, reason: e.message })
@@ -128,9 +180,36 @@ const asConfigurationError = (e: CandleFileError) =>
 export const backtestCommand = Command.make(
   "backtest",
   { ...backtestFlags, ...Logging.loggingFlags },
-  ({ candles, capital, chunked, equityCsv, fill, interval, logFormat, logLevel, report, reportJson, strict, symbol, tradesCsv, ...flags }) =>
-    Effect.flatMap(resolveStrategy(strategyFlagsOf(flags)), (strategy) =>
-      backtestProgram({
+  ({ candles, capital, chunked, equityCsv, fill, interval, logFormat, logLevel, rankBy, report, reportJson, strict, symbol, tradesCsv, workers, ...grids }) =>
+    Effect.gen(function*() {
+      const sweep = yield* sweepOf(grids)
+      const flags = { ...grids, fast: grids.fast.values[0]!, slow: grids.slow.values[0]! }
+      if (sweep !== undefined) {
+        for (const [flag, given] of [["--trades-csv", tradesCsv], ["--equity-csv", equityCsv]] as const) {
+          if (Option.isSome(given)) {
+            return yield* new ConfigurationError({ flag, value: given.value, reason: "a sweep (a grid from:to:step) writes no per-fill or per-candle file" })
+          }
+        }
+        return yield* sweepProgram({
+          ...tradingOptionsOf(flags),
+          candles,
+          strategy: flags.strategy,
+          grid: sweep.grid,
+          params: sweep.fixed,
+          rankBy,
+          ...(Option.isSome(workers) ? { workers: workers.value } : {}),
+          strict,
+          ...(Option.isSome(symbol) ? { symbol: symbol.value } : {}),
+          ...(Option.isSome(interval) ? { interval: interval.value } : {}),
+          lockstep: !chunked,
+          capital,
+          fill,
+          ...(Option.isSome(reportJson) ? { reportJson: reportJson.value } : {}),
+          ...(Option.isSome(report) ? { reportHtml: report.value } : {})
+        })
+      }
+      const strategy = yield* resolveStrategy(strategyFlagsOf(flags))
+      return yield* backtestProgram({
         ...tradingOptionsOf(flags),
         strategy,
         candles,
@@ -144,9 +223,13 @@ export const backtestCommand = Command.make(
         ...(Option.isSome(tradesCsv) ? { tradesCsv: tradesCsv.value } : {}),
         ...(Option.isSome(equityCsv) ? { equityCsv: equityCsv.value } : {}),
         ...(Option.isSome(report) ? { reportHtml: report.value } : {})
-      })).pipe(
+      })
+    }).pipe(
         Effect.catchTags({
           CandleFileError: (e) => Effect.fail(asConfigurationError(e)),
+          // "grid.fast" is --fast, "rankBy" --rank-by
+          SweepConfigError: (e) =>
+            Effect.fail(fromConfigError({ _tag: e._tag, setting: e.setting.replace(/^grid\./, ""), value: e.value, reason: e.reason })!),
           // the flags are checked as they are parsed: this only names the flag of a library-side refusal
           BacktestConfigError: (e: BacktestConfigError) =>
             Effect.fail(new ConfigurationError({ flag: `--${e.setting}`, value: String(e.value), reason: e.reason }))

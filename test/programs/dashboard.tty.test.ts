@@ -35,9 +35,10 @@ const expectDashboard = (screen: string) => {
   expect(screen).toMatch(/^ {2}\d\d:\d\d:\d\d (BTCUSDT|ETHUSDT) +(LONG|SHORT|CLOSE)/m)
 }
 
-describe.skipIf(!hasScript && !hasTmux)("trading-bus run --dashboard in a terminal", () => {
-  it.skipIf(!hasScript)("under script(1)'s pseudo-terminal: redraws the live view, then restores the screen and prints the summary", async () => {
-    const child = spawn("script", ["-q", "-c", `stty cols 120 rows 40 2>/dev/null; exec ${run}`, "/dev/null"], {
+/** Runs a command in script(1)'s pseudo-terminal of the given size; everything it wrote, stdout and stderr. */
+const underScript = (command: string, size: { readonly cols: number; readonly rows: number }) =>
+  new Promise<{ readonly code: number | null; readonly raw: string }>((resolve) => {
+    const child = spawn("script", ["-q", "-c", `stty cols ${size.cols} rows ${size.rows} 2>/dev/null; exec ${command}`, "/dev/null"], {
       cwd: root,
       env,
       stdio: ["ignore", "pipe", "pipe"]
@@ -45,7 +46,12 @@ describe.skipIf(!hasScript && !hasTmux)("trading-bus run --dashboard in a termin
     let raw = ""
     child.stdout.on("data", (d) => (raw += d))
     child.stderr.on("data", (d) => (raw += d))
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+    child.on("exit", (code) => resolve({ code, raw }))
+  })
+
+describe.skipIf(!hasScript && !hasTmux)("trading-bus run --dashboard in a terminal", () => {
+  it.skipIf(!hasScript)("under script(1)'s pseudo-terminal: redraws the live view, then restores the screen and prints the summary", async () => {
+    const { code, raw } = await underScript(run, { cols: 120, rows: 40 })
     expect(code).toBe(0)
     expect(raw).toContain("\x1b[?1049h") // the alternate screen
     const [, live = ""] = raw.split("\x1b[?1049h")
@@ -61,15 +67,8 @@ describe.skipIf(!hasScript && !hasTmux)("trading-bus run --dashboard in a termin
   it.skipIf(!hasScript)("log lines go to the view's panel while it draws, never over it, and to the terminal after it", async () => {
     // every order is refused (a position limit below one order): the engine logs each refusal while the view draws
     const command = `${run.replace("--duration 4s", "--duration 3s")} --log-level debug --quote-amount 100 --max-position-notional 50`
-    const child = spawn("script", ["-q", "-c", `stty cols 160 rows 60 2>/dev/null; exec ${command}`, "/dev/null"], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let raw = ""
-    child.stdout.on("data", (d) => (raw += d))
-    child.stderr.on("data", (d) => (raw += d))
-    expect(await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))).toBe(0)
+    const { code, raw } = await underScript(command, { cols: 160, rows: 60 })
+    expect(code).toBe(0)
     const [, live = ""] = raw.split("\x1b[?1049h")
     const [view = "", after = ""] = live.split("\x1b[?1049l")
     const logLine = /^\[\d\d:\d\d:\d\d\.\d{3}\] (DEBUG|INFO|WARN|ERROR)/m

@@ -1,4 +1,5 @@
-import { NodeFileSystem } from "@effect/platform-node"
+// the module, not the package's index: a sweep's worker thread loads this file and need not load HTTP and sockets
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { BigDecimal, Clock, Context, Data, Effect, Layer, type Stream } from "effect"
 import { type BusEvent, makeEventAt } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"

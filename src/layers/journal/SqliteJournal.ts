@@ -1,6 +1,6 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Chunk, Context, Data, Duration, Effect, Either, Layer, Option, Schema, Stream } from "effect"
+import { Cause, Chunk, Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
 import { existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { type BusEvent, BusEventSchema, EventPayloadSchemas, type EventType, type QueueName } from "../../domain/BusEvent.js"
@@ -102,6 +102,11 @@ interface Row {
 }
 
 const decodeEvent = Schema.decodeUnknown(BusEventSchema)
+/** A ParseError in one short line: each wrong field's path and what is wrong (not the whole event schema). */
+const parseReason = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
+    .join("; ")
 const encoders = Object.fromEntries(
   Object.entries(EventPayloadSchemas).map(([type, schema]) => [type, Schema.encodeSync(schema as Schema.Schema<unknown, unknown>)])
 ) as Record<EventType, (payload: unknown) => unknown>
@@ -123,7 +128,7 @@ const decodeRow = (row: Row): Effect.Effect<Either.Either<JournalEntry, Undecoda
           payload: row.payload,
           done: row.done !== 0,
           // an UnknownException wraps JSON.parse's SyntaxError; a ParseError says which field is wrong
-          reason: describe(error._tag === "UnknownException" ? error.error : error).split("\n").join(" ")
+          reason: (error._tag === "UnknownException" ? describe(error.error) : parseReason(error)).split("\n").join(" ")
         })
     })
   )

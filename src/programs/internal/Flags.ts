@@ -83,6 +83,29 @@ export const integer = (name: string, range: { readonly min: number; readonly ma
   ...(env === undefined ? {} : { env })
 })
 
+/** A whole number, or a grid `from:to:step` of them (`5:20:5` is 5, 10, 15, 20), each from `min` to `max`. */
+export const integerGrid = (
+  name: string,
+  range: { readonly min: number; readonly max: number },
+  description: string
+): FlagSpec<{ readonly values: ReadonlyArray<number>; readonly grid: boolean }> => {
+  const one = integer(name, range, description)
+  return {
+    name,
+    pseudo: "integer|from:to:step",
+    description,
+    accepted: `${one.accepted}, or a grid from:to:step of them with from <= to and a step of at least 1`,
+    parse: (text) => {
+      if (!text.includes(":")) return Option.map(one.parse(text), (n) => ({ values: [n], grid: false }))
+      const parts = text.split(":")
+      if (parts.length !== 3 || !parts.every((p) => Option.isSome(one.parse(p.trim())) || /^\d+$/.test(p.trim()))) return Option.none()
+      const [from, to, step] = parts.map(Number) as [number, number, number]
+      if (from > to || step < 1 || Option.isNone(one.parse(String(from))) || Option.isNone(one.parse(String(to)))) return Option.none()
+      return Option.some({ values: Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step), grid: true })
+    }
+  }
+}
+
 /** A number from `min` to `max`. */
 export const number = (name: string, range: { readonly min: number; readonly max: number }, description: string): FlagSpec<number> => ({
   name,

@@ -42,6 +42,8 @@ export interface ReportDocument {
   readonly tables?: ReadonlyArray<Table>
   /** Use the window's whole width (charts and tables scale to it) instead of a page of at most 1040 px. */
   readonly wide?: boolean
+  /** Sections of HTML the caller built and escaped (a sweep's heatmap), shown after the summary. */
+  readonly sections?: ReadonlyArray<string>
 }
 
 const CSS = `
@@ -166,6 +168,7 @@ export const render = (doc: ReportDocument): string => {
     doc.wide === true ? `<body class="wide">` : `<body>`,
     `<header><h1>${text(doc.title)}</h1>${doc.subtitle !== undefined ? `<p class="sub">${text(doc.subtitle)}</p>` : ""}<p class="meta">Generated ${text(generated)} by trading-bus</p></header>`,
     summary,
+    ...(doc.sections ?? []),
     ...doc.charts.map(renderChartSection),
     ...(doc.tables ?? []).map(renderTable),
     `<footer>All times are UTC.</footer>`,

@@ -84,6 +84,22 @@ describe("a damaged journal", () => {
       expect(read.undecodable[0]!.reason).not.toBe("")
     }))
 
+  it.live("the reason names the wrong field in one short line, not the whole event schema", () =>
+    Effect.gen(function*() {
+      const filename = tmp()
+      const a = created("a")
+      yield* writePending(filename, [a])
+      withRawSqlite(filename, (db) => db.prepare("UPDATE events SET payload = ? WHERE id = ?").run('{"symbol":1}', a.id))
+      const undecodable = yield* Effect.flatMap(Journal, (journal) => journal.undecodable).pipe(
+        Effect.provide(SqliteJournal.layer({ filename, mustExist: true }))
+      )
+      const reason = undecodable[0]!.reason
+      expect(reason).toContain("payload.clientOrderId")
+      expect(reason).toContain("is missing")
+      expect(reason).not.toContain("readonly")
+      expect(reason.length).toBeLessThan(300)
+    }))
+
   it.live("a journal missing its events table is refused, naming the table and what to do", () =>
     Effect.gen(function*() {
       const filename = tmp()
