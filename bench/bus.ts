@@ -1,9 +1,9 @@
 /**
  * The bus benchmark: baselines and our bus side by side in one run, on the
- * same events and a no-op handler. `npm run bench` prints the table and
- * writes docs/PERFORMANCE.md; `npm run bench -- --rounds 3 --events 100000 --no-write` for a quick look.
+ * same events and a no-op handler. `npm run bench:bus` (part of `npm run bench`) prints the table and
+ * writes docs/PERFORMANCE.md; `npm run bench:bus -- --rounds 3 --events 100000 --no-write` for a quick look.
  */
-import { writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { Effect } from "effect"
 import type { QueueName } from "../src/domain/BusEvent.js"
 import type { EventBusConfig } from "../src/domain/EventBusConfig.js"
@@ -200,7 +200,7 @@ const main = async () => {
 const writePerformance = (m: ReturnType<typeof machine>, report: string) => {
   const doc = `# Performance
 
-Measured by \`npm run bench\` (\`bench/bus.ts\`): every row in the same run, on the same
+Measured by \`npm run bench:bus\` (\`bench/bus.ts\`, part of \`npm run bench\`): every row in the same run, on the same
 ${n.toLocaleString("en")} pre-built events and a no-op handler, median of ${rounds} interleaved rounds (every other
 one backwards) after a warm-up round. Ratios are against the raw Effect \`Queue.bounded\` producer/consumer
 pair with one \`take\` per item, measured in the same run. Every queue (baselines and ours) has capacity
@@ -279,7 +279,11 @@ the same conditions.
   are pushed out and counted (\`dropped\`). The throughput rows measure delivery, so there the data queue has room
   for every event (a run that dropped one would fail); the other queues keep capacity 1024.
 `
-  writeFileSync(new URL("../docs/PERFORMANCE.md", import.meta.url), doc)
+  // bench/backtest.ts owns the end of the document, from its marker on: keep it
+  const path = new URL("../docs/PERFORMANCE.md", import.meta.url)
+  const previous = existsSync(path) ? readFileSync(path, "utf8") : ""
+  const marker = previous.indexOf("<!-- bench/backtest.ts writes from here to the end -->")
+  writeFileSync(path, marker >= 0 ? `${doc}\n${previous.slice(marker)}` : doc)
   process.stdout.write("wrote docs/PERFORMANCE.md\n")
 }
 

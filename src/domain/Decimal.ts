@@ -7,6 +7,18 @@ import { BigDecimal, Schema } from "effect"
 export const Decimal = Schema.BigDecimal
 export type Decimal = BigDecimal.BigDecimal
 
+const safe = BigInt(Number.MAX_SAFE_INTEGER)
+
+/**
+ * A decimal as the nearest number, as `BigDecimal.unsafeToNumber` gives it, at a fraction of its cost when the
+ * digits fit a double exactly: then one division (correctly rounded) gives the same number as its string would.
+ * For curves and gauges, read on every candle; money itself stays a decimal.
+ */
+export const toNumber = (d: BigDecimal.BigDecimal): number =>
+  d.scale >= 0 && d.scale <= 22 && d.value <= safe && d.value >= -safe
+    ? Number(d.value) / 10 ** d.scale
+    : BigDecimal.unsafeToNumber(d)
+
 /** The decimal behind a market-data number, through its shortest round-trip string. */
 export const decimalFromNumber = (n: number): BigDecimal.BigDecimal => BigDecimal.unsafeFromString(String(n))
 

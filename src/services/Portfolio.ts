@@ -17,4 +17,15 @@ export class Portfolio extends Context.Tag("trading-bus/Portfolio")<Portfolio, {
   readonly position: (symbol: string) => Effect.Effect<Position | undefined>
   readonly positions: Effect.Effect<ReadonlyArray<Position>>
   readonly pnl: Effect.Effect<PnL>
+  /**
+   * Optional: the mark and the reads done synchronously, by an implementation that keeps its state in memory.
+   * The engine's per-candle handlers (the strategy's context, the mark, the gauges, a backtest's curves) use
+   * them when present, so that a candle is handled without a fiber step; each call runs to its end at once,
+   * as the Effect forms do.
+   */
+  readonly unsafe?: {
+    readonly markToMarket: (symbol: string, price: Decimal, at: number) => Position | undefined
+    readonly position: (symbol: string) => Position | undefined
+    readonly pnl: () => PnL
+  }
 }>() {}

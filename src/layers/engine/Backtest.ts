@@ -1,6 +1,6 @@
 // the module, not the package's index: a sweep's worker thread loads this file and need not load HTTP and sockets
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { BigDecimal, Clock, Context, Data, Effect, Layer, type Stream } from "effect"
+import { BigDecimal, Chunk, Clock, Context, Data, Effect, Layer, Stream } from "effect"
 import { type BusEvent, makeEventAt } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
 import { formatDecimal } from "../../domain/Decimal.js"
@@ -13,9 +13,10 @@ import { Portfolio } from "../../services/Portfolio.js"
 import type { Strategy } from "../../services/Strategy.js"
 import { type FillModel, fillModels, makeBacktestFills } from "./BacktestFills.js"
 import * as Statistics from "./BacktestStatistics.js"
-import { type EquityCurves, makeTracker } from "./BacktestTracker.js"
-import { priceDecimalsOf, quoteAssetOf } from "./SymbolInfo.js"
-import { candlesOf, countingBus, processedOf } from "./internal/BacktestInput.js"
+import { type EquityCurves, makeTracker, type PipelineBarrier } from "./BacktestTracker.js"
+import { makePricePrecision, quoteAssetOf } from "./SymbolInfo.js"
+import { countingBus, processedOf, type PublishCounter, seriesOf } from "./internal/BacktestInput.js"
+import { makePipelineBarrier, makeRoomGate } from "./internal/Lockstep.js"
 import { type TradingOptions, tradingLayer } from "./Trading.js"
 
 export type { TradingOptions } from "./Trading.js"
@@ -125,10 +126,8 @@ export interface BacktestDetails {
 
 interface Driver {
   readonly bus: Context.Tag.Service<EventBus>
-  readonly portfolio: Context.Tag.Service<Portfolio>
   readonly fills: ReturnType<typeof makeBacktestFills>
-  readonly tracker: ReturnType<typeof makeTracker>
-  readonly counter: { readonly published: number }
+  readonly counter: PublishCounter
 }
 
 /**
@@ -137,45 +136,68 @@ interface Driver {
  */
 const idle = (d: Driver) =>
   Effect.gen(function*() {
-    while (d.counter.published > processedOf(yield* d.bus.stats) + d.fills.held()) yield* Effect.yieldNow()
+    while (d.counter.data + d.counter.pipeline > processedOf(yield* d.bus.stats) + d.fills.held()) yield* Effect.yieldNow()
   })
 
-/**
- * Publishes every candle as a CandleClosed. In lockstep, one at a time: the candle opens (the orders held
- * for it fill at its open), the pipeline idles, the candle closes, the pipeline idles, the curves are read.
- * Otherwise in chunks, the data queue emptied before each chunk so that the sliding queue drops nothing
- * (candles open in a CandleClosed handler subscribed before the engine's, and the curves are read there).
- * At the end the orders still held are unfilled (in chunks, those still waiting once the last candle opened).
- */
-const publishCandles = (d: Driver, candles: ReadonlyArray<Candle>, options: { readonly lockstep: boolean; readonly chunkSize: number }) =>
-  Effect.gen(function*() {
-    if (options.lockstep) {
-      for (const candle of candles) {
-        yield* d.fills.open(candle)
-        yield* idle(d)
-        yield* d.bus.publish(makeEventAt("CandleClosed", candle, candle.closeTime, { source }))
-        yield* idle(d)
-        yield* d.tracker.sample(d.portfolio, candle)
-      }
-    } else {
-      for (let start = 0; start < candles.length; start += options.chunkSize) {
-        const events: Array<BusEvent> = candles.slice(start, start + options.chunkSize).map((candle) =>
-          makeEventAt("CandleClosed", candle, candle.closeTime, { source })
-        )
-        while ((yield* d.bus.stats).data.size > 0) yield* Effect.yieldNow()
-        yield* d.bus.publishAll(events)
-      }
-      // every candle handled: orders still waiting for an open (one may be queued behind a held one) stay unfilled
-      while (d.fills.opened() < candles.length) yield* Effect.yieldNow()
+/** What the report needs of the series, gathered as the candles stream by. */
+const makeSeriesStats = () => {
+  const precision = makePricePrecision()
+  const stats = { count: 0, first: undefined as Candle | undefined, last: undefined as Candle | undefined }
+  return {
+    stats,
+    precision,
+    observe: (candles: ReadonlyArray<Candle>) => {
+      if (candles.length === 0) return
+      stats.first ??= candles[0]
+      stats.last = candles[candles.length - 1]
+      stats.count += candles.length
+      for (const c of candles) precision.observe(c)
     }
+  }
+}
+
+/**
+ * Publishes every candle as a CandleClosed, in batches of `chunkSize` as the stream gives them, once at most one
+ * batch is still queued: the sliding data queue (4 batches) must drop none, and each candle adds at most one mark. A candle opens
+ * as its CandleClosed is handled, before the engine sees it (the orders held for it fill at its open), and the
+ * curves are sampled after the engine (see `makeTracker`). In lockstep both wait for the trading pipeline, so
+ * the next candle is handled only once everything the previous one caused is; without, they do not wait. At
+ * the end the orders still held are unfilled (without lockstep, those still waiting once the last candle opened).
+ */
+const publishCandles = (
+  d: Driver,
+  candles: Stream.Stream<Candle, CandleFile.CandleFileError>,
+  series: ReturnType<typeof makeSeriesStats>,
+  room: ReturnType<typeof makeRoomGate>,
+  chunkSize: number,
+  lockstep: boolean
+) =>
+  Effect.gen(function*() {
+    yield* Stream.runForEachChunk(Stream.rechunk(candles, chunkSize), (chunk) =>
+      Effect.gen(function*() {
+        const batch = Chunk.toReadonlyArray(chunk)
+        yield* room.await(series.stats.count, chunkSize)
+        series.observe(batch)
+        const events: Array<BusEvent> = batch.map((candle) => makeEventAt("CandleClosed", candle, candle.closeTime, { source }))
+        yield* d.bus.publishAll(events)
+      }))
+    // every candle handled; without lockstep an order may be queued behind a held one, so wait for the opens only
+    yield* lockstep ? idle(d) : room.await(series.stats.count, 0)
     yield* d.fills.end
     yield* idle(d)
   })
 
-/** Candles open as their CandleClosed is handled, before the engine sees them (chunked runs). */
-const openOnCandles = (fills: ReturnType<typeof makeBacktestFills>) =>
+/** Candles open as their CandleClosed is handled, before the engine sees them; in lockstep their fills settle first. */
+const openOnCandles = (
+  fills: ReturnType<typeof makeBacktestFills>,
+  room: ReturnType<typeof makeRoomGate>,
+  barrier: PipelineBarrier | undefined
+) =>
   Layer.scopedDiscard(Effect.flatMap(EventBus, (bus) =>
-    bus.subscribe("CandleClosed", ({ payload }) => fills.open(payload), { name: "backtest-open" })))
+    bus.subscribe("CandleClosed", ({ payload }) => {
+      room.took()
+      return fills.openNow(payload) === 0 || barrier === undefined ? Effect.void : barrier.await
+    }, { name: "backtest-open" })))
 
 const settings = (options: BacktestOptions) =>
   Effect.gen(function*() {
@@ -198,33 +220,42 @@ const settings = (options: BacktestOptions) =>
 export const runDetailed = (options: BacktestOptions) =>
   Effect.gen(function*() {
     const { capital, fill } = yield* settings(options)
-    const content = yield* candlesOf(options)
-    const candles = content.candles
     const chunkSize = Math.max(1, options.chunkSize ?? 256)
+    const capacity = Math.max(4 * chunkSize, 1024)
     const lockstep = options.lockstep ?? true
-    const tracker = makeTracker(content.symbol, !lockstep)
-    const fills = makeBacktestFills(fill)
-    const counter = { published: 0 }
-    const bus = countingBus(counter).pipe(
-      Layer.provide(MemoryEventBus.layer({ dataCapacity: Math.max(chunkSize, 1000), drainTimeout: "60 seconds" }))
-    )
-    const engine = tracker.layer.pipe(
-      Layer.provideMerge(options.plugins ?? Layer.empty),
-      Layer.provideMerge(tradingLayer(options, options.strategy, fills.execution)),
-      Layer.provideMerge(lockstep ? Layer.empty : openOnCandles(fills)),
-      Layer.provideMerge(bus)
-    )
+    const counter: PublishCounter = { data: 0, pipeline: 0 }
+    // the barrier and the fills know each other: a held order can settle the pipeline
+    let held = () => {}
+    const fills = makeBacktestFills(fill, () => held())
+    const lockstepWait = lockstep ? makePipelineBarrier(counter, fills.held, fills.released) : undefined
+    if (lockstepWait !== undefined) held = lockstepWait.held
+    const room = makeRoomGate()
+    const series = makeSeriesStats()
     const started = yield* Clock.currentTimeMillis
-    const context = yield* Effect.scoped(Effect.gen(function*() {
-      const ctx = yield* Layer.build(engine)
+    const { content, context, tracker } = yield* Effect.scoped(Effect.gen(function*() {
+      const content = yield* seriesOf(options)
+      // the bus first: it closes last, once the engine's finalizers ran, and drains
+      const bus = yield* Layer.build(countingBus(counter).pipe(
+        Layer.provide(MemoryEventBus.layer({ dataCapacity: capacity, drainTimeout: "60 seconds" })),
+        Layer.provide(lockstepWait?.hooks ?? Layer.empty)
+      ))
+      const driver: Driver = { bus: Context.get(bus, EventBus), fills, counter }
+      const barrier = lockstepWait?.barrier
+      const tracker = makeTracker(content.symbol, barrier)
+      const engine = tracker.layer.pipe(
+        Layer.provideMerge(options.plugins ?? Layer.empty),
+        Layer.provideMerge(tradingLayer(options, options.strategy, fills.execution)),
+        Layer.provideMerge(openOnCandles(fills, room, barrier)),
+        Layer.provideMerge(Layer.succeedContext(bus))
+      )
+      const context = yield* Layer.build(engine)
       yield* Effect.logInfo(
-        `backtest: ${candles.length} ${content.symbol} ${content.interval} candles from ${content.path}, fills at the ${
+        `backtest: ${content.symbol} ${content.interval} candles from ${content.path}, fills at the ${
           fill === "close" ? "decision's close" : "next open"
         }${lockstep ? "" : `, chunks of ${chunkSize}`}`
       )
-      const driver = { bus: Context.get(ctx, EventBus), portfolio: Context.get(ctx, Portfolio), fills, tracker, counter }
-      yield* publishCandles(driver, candles, { lockstep, chunkSize })
-      return ctx
+      yield* publishCandles(driver, content.candles, series, room, chunkSize, lockstep)
+      return { content, context, tracker }
     }))
     // the scope is closed: the bus has drained, every fill is applied
     const elapsedMs = (yield* Clock.currentTimeMillis) - started
@@ -235,8 +266,11 @@ export const runDetailed = (options: BacktestOptions) =>
     if (stats.data.dropped > 0) yield* Effect.logError(`backtest: the data queue dropped ${stats.data.dropped} candles`)
     if (fills.unfilled() > 0) yield* Effect.logWarning(`backtest: ${fills.unfilled()} orders decided on the last candle stay unfilled`)
     const capitalNumber = BigDecimal.unsafeToNumber(capital)
-    const intervalMs = CandleFile.intervalMillis(content.interval) ?? (candles[0]!.closeTime - candles[0]!.openTime + 1)
-    const curve = tracker.curves
+    // the stream ran: it had a first candle, or it failed
+    const first = series.stats.first!
+    const last = series.stats.last!
+    const intervalMs = CandleFile.intervalMillis(content.interval) ?? (first.closeTime - first.openTime + 1)
+    const curve = tracker.curves()
     const equity = Statistics.equityStatistics(
       capitalNumber,
       curve.equity.map((e) => capitalNumber + e),
@@ -250,12 +284,12 @@ export const runDetailed = (options: BacktestOptions) =>
       symbol: content.symbol,
       interval: content.interval,
       quoteAsset: quoteAssetOf(content.symbol),
-      priceDecimals: priceDecimalsOf(candles),
+      priceDecimals: series.precision.decimals(),
       quantityDecimals: Math.min(8, quantityDecimals),
       fill,
-      from: candles[0]!.openTime,
-      to: candles[candles.length - 1]!.closeTime,
-      candles: candles.length,
+      from: first.openTime,
+      to: last.closeTime,
+      candles: series.stats.count,
       malformed: content.malformed.length,
       dropped: stats.data.dropped,
       signals: counters.signals,
@@ -276,11 +310,11 @@ export const runDetailed = (options: BacktestOptions) =>
       ...equity,
       // from the exact final equity (after the drain), the same as the last candle's in lockstep
       totalReturnPct: (BigDecimal.unsafeToNumber(finalEquity) / capitalNumber - 1) * 100,
-      buyAndHoldPct: Statistics.buyAndHoldPct(candles.map((c) => c.close)),
+      buyAndHoldPct: Statistics.buyAndHoldPct([first.close, last.close]),
       exposurePct: Statistics.exposurePct(curve.position),
       ...trades,
       elapsedMs,
-      candlesPerSecond: Math.round((candles.length * 1000) / Math.max(1, elapsedMs))
+      candlesPerSecond: Math.round((series.stats.count * 1000) / Math.max(1, elapsedMs))
     }
     return { report, curves: curve, fills: tracker.fills, trips: tracker.trips } satisfies BacktestDetails
   }).pipe(Effect.provide(NodeFileSystem.layer))

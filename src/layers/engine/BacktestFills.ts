@@ -1,4 +1,4 @@
-import { Deferred, Effect, Layer } from "effect"
+import { Deferred, Effect, Exit, Layer } from "effect"
 import type { Candle } from "../../domain/Candle.js"
 import { decimalFromNumber } from "../../domain/Decimal.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
@@ -22,14 +22,16 @@ interface Parked {
 
 /**
  * The broker a backtest's engine submits to: a wrapper of the paper broker that holds each order until the
- * backtest loop opens the next candle of its symbol (`open`), then submits it at that candle's open.
+ * backtest loop opens the next candle of its symbol (`openNow`), then submits it at that candle's open. `onHeld`
+ * is told each time an order starts to wait.
  */
-export const makeBacktestFills = (model: FillModel) => {
+export const makeBacktestFills = (model: FillModel, onHeld: () => void = () => {}) => {
   const current = new Map<string, Candle>()
   let parked: Array<Parked> = []
   let ended = false
   let unfilled = 0
   let opened = 0
+  let releasedTotal = 0
 
   const unfilledError = (clientOrderId: string) => {
     unfilled++
@@ -55,6 +57,7 @@ export const makeBacktestFills = (model: FillModel) => {
             if (ended) return yield* Effect.fail(unfilledError(order.clientOrderId))
             const entry: Parked = { symbol: order.symbol, gate: yield* Deferred.make<Candle | undefined>() }
             parked.push(entry)
+            onHeld()
             const next = yield* Deferred.await(entry.gate).pipe(
               Effect.onInterrupt(() => Effect.sync(() => void (parked = parked.filter((p) => p !== entry))))
             )
@@ -65,33 +68,41 @@ export const makeBacktestFills = (model: FillModel) => {
       }))
   )
 
-  /** A candle opens: the orders of its symbol held so far fill at its open. Call before publishing it. */
-  const open = (candle: Candle) =>
-    Effect.suspend(() => {
-      opened++
-      current.set(candle.symbol, candle)
-      const released = parked.filter((p) => p.symbol === candle.symbol)
-      if (released.length === 0) return Effect.void
-      parked = parked.filter((p) => p.symbol !== candle.symbol)
-      return Effect.forEach(released, (p) => Deferred.succeed(p.gate, candle), { discard: true })
-    })
+  /**
+   * A candle opens: the orders of its symbol held so far fill at its open. Call before its CandleClosed is
+   * handled; returns how many orders it let go (their fills follow on the order queue).
+   */
+  const openNow = (candle: Candle): number => {
+    opened++
+    current.set(candle.symbol, candle)
+    if (parked.length === 0) return 0
+    const released = parked.filter((p) => p.symbol === candle.symbol)
+    if (released.length === 0) return 0
+    parked = parked.filter((p) => p.symbol !== candle.symbol)
+    releasedTotal += released.length
+    for (const p of released) Deferred.unsafeDone(p.gate, Exit.succeed(candle))
+    return released.length
+  }
 
   /** No candle follows: the orders still held are rejected as unfilled, and so are later ones. */
   const end = Effect.suspend(() => {
     ended = true
     const released = parked
     parked = []
+    releasedTotal += released.length
     return Effect.forEach(released, (p) => Deferred.succeed(p.gate, undefined), { discard: true })
   })
 
   return {
     execution,
-    open,
+    openNow,
     end,
     /** Orders held, waiting for their next open (their OrderCreated handler is still running). */
     held: () => parked.length,
     /** Candles opened so far. */
     opened: () => opened,
+    /** Orders let go so far, by `openNow` and `end`. */
+    released: () => releasedTotal,
     /** Orders decided too late to fill. */
     unfilled: () => unfilled
   }

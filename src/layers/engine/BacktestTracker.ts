@@ -1,8 +1,10 @@
 import { BigDecimal, Context, Effect, Layer } from "effect"
 import type { Candle } from "../../domain/Candle.js"
+import { toNumber } from "../../domain/Decimal.js"
 import type { Fill } from "../../domain/Order.js"
 import { EventBus } from "../../services/EventBus.js"
-import { Portfolio } from "../../services/Portfolio.js"
+import type { Position } from "../../domain/Position.js"
+import { type PnL, Portfolio } from "../../services/Portfolio.js"
 import type { RoundTrip } from "./BacktestStatistics.js"
 
 /** A backtest's curves, one entry per candle in each array, read after the candle and all it caused. */
@@ -27,14 +29,20 @@ interface Book {
   readonly trip?: { readonly realizedBefore: BigDecimal.BigDecimal; readonly openedAt: number; readonly largest: BigDecimal.BigDecimal }
 }
 
+/** Tells whether the trading pipeline has handled all a candle caused, and waits until it has. */
+export interface PipelineBarrier {
+  readonly settled: () => boolean
+  readonly await: Effect.Effect<void>
+}
+
 /**
- * Follows a backtest: every fill, the round trips, and (`sample`) the curves after each candle. Its bus
- * handlers are subscribed after the engine's, so a fill is read once the portfolio has applied it.
- * `sampleOnCandles`: sample in a CandleClosed handler (chunked runs); otherwise the backtest loop calls
- * `sample` once the pipeline is idle after each candle.
+ * Follows a backtest: every fill, the round trips, and the curves after each candle of `symbol`, sampled in a
+ * CandleClosed handler subscribed after the engine's. With a `barrier` (lockstep), the sample waits until the
+ * trading pipeline has handled everything the candle caused; without one it is read as the candle is handled.
+ * Its fill handler is subscribed after the engine's too, so a fill is read once the portfolio has applied it.
  */
-export const makeTracker = (symbol: string, sampleOnCandles: boolean) => {
-  const curves: EquityCurves = { time: [], equity: [], realized: [], close: [], position: [] }
+export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
+  const columns = { time: makeColumn(), equity: makeColumn(), realized: makeColumn(), close: makeColumn(), position: makeColumn() }
   const fills: Array<Fill> = []
   const trips: Array<RoundTrip> = []
   const books = new Map<string, Book>()
@@ -68,27 +76,67 @@ export const makeTracker = (symbol: string, sampleOnCandles: boolean) => {
     books.set(fill.symbol, trip === undefined ? { quantity, realized, averageEntry } : { quantity, realized, averageEntry, trip })
   }
 
-  const sample = (portfolio: Context.Tag.Service<Portfolio>, candle: Candle) =>
-    Effect.zipWith(portfolio.pnl, portfolio.position(symbol), (pnl, position) => {
-      curves.time.push(candle.closeTime)
-      curves.equity.push(BigDecimal.unsafeToNumber(BigDecimal.sum(pnl.realized, pnl.unrealized)))
-      curves.realized.push(BigDecimal.unsafeToNumber(pnl.realized))
-      curves.close.push(candle.close)
-      curves.position.push(position === undefined ? 0 : BigDecimal.unsafeToNumber(position.quantity))
-    })
+  const record = (candle: Candle, pnl: PnL, position: Position | undefined) => {
+    columns.time.push(candle.closeTime)
+    columns.equity.push(toNumber(BigDecimal.sum(pnl.realized, pnl.unrealized)))
+    columns.realized.push(toNumber(pnl.realized))
+    columns.close.push(candle.close)
+    columns.position.push(position === undefined ? 0 : toNumber(position.quantity))
+  }
+
+  /** Reads the portfolio after a candle: synchronously when it can (no fiber step per candle). */
+  const sample = (portfolio: Context.Tag.Service<Portfolio>, candle: Candle): Effect.Effect<void> => {
+    const unsafe = portfolio.unsafe
+    if (unsafe === undefined) {
+      return Effect.zipWith(portfolio.pnl, portfolio.position(symbol), (pnl, position) => record(candle, pnl, position))
+    }
+    record(candle, unsafe.pnl(), unsafe.position(symbol))
+    return Effect.void
+  }
 
   const layer = Layer.scopedDiscard(Effect.gen(function*() {
     const bus = yield* EventBus
     const portfolio = yield* Portfolio
-    if (sampleOnCandles) {
-      yield* bus.subscribe("CandleClosed", ({ payload }) =>
-        payload.symbol === symbol ? sample(portfolio, payload) : Effect.void, { name: "backtest-equity" })
-    }
+    yield* bus.subscribe("CandleClosed", ({ payload }) =>
+      payload.symbol !== symbol
+        ? Effect.void
+        : barrier === undefined || barrier.settled()
+        ? sample(portfolio, payload)
+        : Effect.zipRight(barrier.await, Effect.suspend(() => sample(portfolio, payload))), { name: "backtest-equity" })
     yield* bus.subscribe("OrderFilled", ({ payload }) =>
       Effect.map(portfolio.position(payload.symbol), (position) => {
         if (position !== undefined) onFill(payload, position.quantity, position.realizedPnl, position.averageEntryPrice)
       }), { name: "backtest-trips" })
   }))
 
+  /** The curves so far, as arrays. */
+  const curves = (): EquityCurves => ({
+    time: columns.time.toArray(),
+    equity: columns.equity.toArray(),
+    realized: columns.realized.toArray(),
+    close: columns.close.toArray(),
+    position: columns.position.toArray()
+  })
+
   return { layer, sample, curves, fills, trips }
+}
+
+/**
+ * A growing column of numbers, 8 bytes each: a curve has a value per candle, and a million candles in plain
+ * arrays took some 24 bytes a value (V8 kept them as boxed numbers).
+ */
+const makeColumn = () => {
+  let values = new Float64Array(1024)
+  let length = 0
+  return {
+    push: (value: number) => {
+      if (length === values.length) {
+        const grown = new Float64Array(values.length * 2)
+        grown.set(values)
+        values = grown
+      }
+      values[length++] = value
+    },
+    toArray: (): Array<number> => Array.from(values.subarray(0, length))
+  }
 }

@@ -30,11 +30,30 @@ export const decimalsOf = (n: number): number =>
  * A symbol's price precision as a candle file shows it: the most decimals among its prices, capped at 8. A file
  * carries no exchange metadata (tick size), so this is inferred; trailing zeros a file dropped are not seen.
  */
-export const priceDecimalsOf = (candles: ReadonlyArray<Candle>): number => {
+export const priceDecimalsOf = (candles: Iterable<Candle>): number => {
+  const precision = makePricePrecision()
+  for (const c of candles) precision.observe(c)
+  return precision.decimals()
+}
+
+/** `priceDecimalsOf` one candle at a time, for a stream of them. */
+export const makePricePrecision = () => {
   let decimals = 0
-  for (const c of candles) {
-    decimals = Math.max(decimals, decimalsOf(c.open), decimalsOf(c.high), decimalsOf(c.low), decimalsOf(c.close))
-    if (decimals >= maxDecimals) return maxDecimals
+  let scale = 1
+  // most prices have no more decimals than seen so far: a multiplication tells, the string only when it grows
+  const widen = (n: number) => {
+    if (Math.round(n * scale) / scale === n || !Number.isFinite(n)) return
+    decimals = Math.min(maxDecimals, Math.max(decimals, decimalsOf(n)))
+    scale = 10 ** decimals
   }
-  return decimals
+  return {
+    observe: (c: Candle) => {
+      if (decimals >= maxDecimals) return
+      widen(c.open)
+      widen(c.high)
+      widen(c.low)
+      widen(c.close)
+    },
+    decimals: () => decimals
+  }
 }

@@ -61,8 +61,9 @@ export const fillPrice = (order: Order, slippage: BigDecimal.BigDecimal): BigDec
 const make = (config: Resolved) =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    // the outcome of every order ever submitted: the idempotency record
-    const outcomes = new Map<string, Deferred.Deferred<Fill, BrokerError>>()
+    // the outcome of every order ever submitted, the idempotency record: waited for while the order runs, then
+    // kept as its exit alone (a long backtest submits tens of thousands)
+    const outcomes = new Map<string, Deferred.Deferred<Fill, BrokerError> | Exit.Exit<Fill, BrokerError>>()
     // the broker's own net position per symbol, from its fills (what an exchange account would show)
     const net = new Map<string, BigDecimal.BigDecimal>()
     let inFlight = 0
@@ -141,12 +142,15 @@ const make = (config: Resolved) =>
       submit: (order) =>
         Effect.suspend(() => {
           const known = outcomes.get(order.clientOrderId)
-          if (known !== undefined) return Deferred.await(known)
+          if (known !== undefined) return Exit.isExit(known) ? known : Deferred.await(known)
           const outcome = Deferred.unsafeMake<Fill, BrokerError>(FiberId.none)
           outcomes.set(order.clientOrderId, outcome)
           return run(order).pipe(
             Effect.onExit((exit) => {
-              if (!Exit.isInterrupted(exit)) return Deferred.done(outcome, exit)
+              if (!Exit.isInterrupted(exit)) {
+                outcomes.set(order.clientOrderId, exit)
+                return Deferred.done(outcome, exit)
+              }
               // interrupted before it executed (during the latency): a resubmission may try again
               outcomes.delete(order.clientOrderId)
               return Deferred.done(outcome, exit)

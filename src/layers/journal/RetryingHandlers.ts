@@ -104,13 +104,19 @@ export const makeRetrying = Effect.gen(function*() {
     return (event) => {
       const first = invoke(handler, event)
       if (Exit.isExit(first) && Exit.isSuccess(first)) return first
-      let attempts = 0
-      const attempt = Effect.suspend(() => ++attempts === 1 ? first : (retried.unsafeUpdate(1, []), invoke(handler, event)))
-      return attempt.pipe(
-        Effect.sandbox,
-        Effect.retry({ schedule, while: (cause) => !Cause.isInterruptedOnly(cause) }),
-        Effect.catchAll((cause) => exhausted(event as BusEvent, options, attempts, cause))
-      )
+      // the retry machinery (the schedule's state, its clock and jitter) is built only once the first attempt
+      // failed: the schedule then sees that failure as its first attempt's, and paces the next ones as before
+      return Effect.catchAllCause(first, (firstCause) => {
+        let attempts = 0
+        const attempt = Effect.suspend(() =>
+          ++attempts === 1 ? Effect.failCause(firstCause) : (retried.unsafeUpdate(1, []), invoke(handler, event))
+        )
+        return attempt.pipe(
+          Effect.sandbox,
+          Effect.retry({ schedule, while: (cause) => !Cause.isInterruptedOnly(cause) }),
+          Effect.catchAll((cause) => exhausted(event as BusEvent, options, attempts, cause))
+        )
+      })
     }
   }
 })

@@ -70,7 +70,7 @@ export const intervalMillis = (interval: string): number | undefined => {
   return m === null ? undefined : Number(m[1]) * units[m[2]!]!
 }
 
-const isInterval = (s: string) => (klineIntervals as ReadonlyArray<string>).includes(s)
+export const isInterval = (s: string) => (klineIntervals as ReadonlyArray<string>).includes(s)
 
 /** Symbol and interval from a file name such as "ADABTC-1m-2021-11-27.csv" or "XRP_ETH-1m.json". */
 export const namePrefix = (path: string): { readonly symbol?: string; readonly interval?: string } => {
@@ -85,7 +85,7 @@ export const namePrefix = (path: string): { readonly symbol?: string; readonly i
 }
 
 /** A row's numbers before the symbol and interval are attached. */
-interface Row {
+export interface Row {
   readonly openTime: number
   readonly closeTime: number | undefined
   readonly open: number
@@ -106,8 +106,8 @@ const time = (v: unknown): number => {
   return Number.isSafeInteger(n) && n >= 1e15 ? Math.floor(n / 1000) : n
 }
 
-/** The row's fields checked; a string says what is wrong. */
-const checkRow = (fields: ReadonlyArray<unknown>, full: boolean): Row | string => {
+/** The row's fields checked (`full`: Binance's 12 fields, close time included); a string says what is wrong. */
+export const checkRow = (fields: ReadonlyArray<unknown>, full: boolean): Row | string => {
   if (fields.length < (full ? 12 : 6)) return `expected ${full ? 12 : 6} fields, got ${fields.length}`
   const [openTime, open, high, low, close, volume] = [time(fields[0]), ...fields.slice(1, 6).map(num)] as [
     number,

@@ -1,4 +1,4 @@
-import { BigDecimal, Effect, Layer, Ref } from "effect"
+import { BigDecimal, Effect, Layer } from "effect"
 import type { Fill } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import { Portfolio } from "../../services/Portfolio.js"
@@ -21,11 +21,6 @@ interface Book {
   readonly averageEntryPrice: BigDecimal.BigDecimal
   readonly realizedPnl: BigDecimal.BigDecimal
   readonly updatedAt: number
-}
-
-interface State {
-  readonly books: ReadonlyMap<string, Book>
-  readonly marks: ReadonlyMap<string, BigDecimal.BigDecimal>
 }
 
 const average = (cost: BigDecimal.BigDecimal, quantity: BigDecimal.BigDecimal) =>
@@ -96,62 +91,83 @@ export const applyToBook = (book: Book | undefined, fill: Fill): Book => {
 const unrealizedOf = (book: Book, mark: BigDecimal.BigDecimal) =>
   n(BigDecimal.subtract(BigDecimal.multiply(book.quantity, mark), book.cost))
 
-const toPosition = (symbol: string, book: Book, mark: BigDecimal.BigDecimal): Position => ({
-  symbol,
-  quantity: book.quantity,
-  averageEntryPrice: book.averageEntryPrice,
-  markPrice: mark,
-  realizedPnl: book.realizedPnl,
-  unrealizedPnl: unrealizedOf(book, mark),
-  updatedAt: book.updatedAt
-})
-
-const positionOf = (state: State, symbol: string): Position | undefined => {
-  const book = state.books.get(symbol)
-  return book === undefined ? undefined : toPosition(symbol, book, state.marks.get(symbol) ?? book.averageEntryPrice)
+/** A symbol's book at its mark, with what is read from it on every candle computed once per change. */
+interface Marked {
+  readonly book: Book
+  readonly mark: BigDecimal.BigDecimal
+  readonly position: Position
 }
 
-const make = Effect.map(
-  Ref.make<State>({ books: new Map(), marks: new Map() }),
-  (ref) =>
-    Portfolio.of({
-      applyFill: (fill) =>
-        Ref.modify(ref, (state) => {
-          const books = new Map(state.books).set(fill.symbol, applyToBook(state.books.get(fill.symbol), fill))
-          // a symbol never marked is marked at its first fill's price
-          const marks = state.marks.has(fill.symbol)
-            ? state.marks
-            : new Map(state.marks).set(fill.symbol, n(fill.price))
-          const next = { books, marks }
-          return [positionOf(next, fill.symbol)!, next]
-        }),
-      markToMarket: (symbol, price, at) =>
-        Ref.modify(ref, (state) => {
-          const marks = new Map(state.marks).set(symbol, n(price))
-          const book = state.books.get(symbol)
-          const books = book === undefined || BigDecimal.isZero(book.quantity)
-            ? state.books
-            : new Map(state.books).set(symbol, { ...book, updatedAt: at })
-          const next = { books, marks }
-          const position = positionOf(next, symbol)
-          return [position !== undefined && !BigDecimal.isZero(position.quantity) ? position : undefined, next]
-        }),
-      position: (symbol) => Effect.map(Ref.get(ref), (state) => positionOf(state, symbol)),
-      positions: Effect.map(
-        Ref.get(ref),
-        (state) => Array.from(state.books.keys(), (symbol) => positionOf(state, symbol)!)
-      ),
-      pnl: Effect.map(Ref.get(ref), (state) => {
-        let realized = zero
-        let unrealized = zero
-        for (const [symbol, book] of state.books) {
-          realized = BigDecimal.sum(realized, book.realizedPnl)
-          unrealized = BigDecimal.sum(unrealized, unrealizedOf(book, state.marks.get(symbol) ?? book.averageEntryPrice))
-        }
-        return { realized: n(realized), unrealized: n(unrealized) }
-      })
-    })
-)
+const marked = (symbol: string, book: Book, mark: BigDecimal.BigDecimal): Marked => ({
+  book,
+  mark,
+  position: {
+    symbol,
+    quantity: book.quantity,
+    averageEntryPrice: book.averageEntryPrice,
+    markPrice: mark,
+    realizedPnl: book.realizedPnl,
+    unrealizedPnl: unrealizedOf(book, mark),
+    updatedAt: book.updatedAt
+  }
+})
+
+/**
+ * The state lives in plain maps changed inside `Effect.sync`: each change runs to its end before any other
+ * fiber runs, as a `Ref.modify` would, without copying the maps on every candle. Positions and the P&L are
+ * read on every candle by the strategy, the marks and the metrics, so each is computed when a fill or a mark
+ * changes it, not when it is read.
+ */
+const make = Effect.sync(() => {
+  const symbols = new Map<string, Marked>()
+  // a symbol never filled may be marked before its first fill: the mark waits for its book
+  const marks = new Map<string, BigDecimal.BigDecimal>()
+  let pnl: { readonly realized: BigDecimal.BigDecimal; readonly unrealized: BigDecimal.BigDecimal } | undefined
+  const total = () => {
+    if (pnl !== undefined) return pnl
+    let realized = zero
+    let unrealized = zero
+    for (const { position } of symbols.values()) {
+      realized = BigDecimal.sum(realized, position.realizedPnl)
+      unrealized = BigDecimal.sum(unrealized, position.unrealizedPnl)
+    }
+    pnl = { realized: n(realized), unrealized: n(unrealized) }
+    return pnl
+  }
+  const markToMarket = (symbol: string, price: BigDecimal.BigDecimal, at: number) => {
+    const mark = n(price)
+    marks.set(symbol, mark)
+    const current = symbols.get(symbol)
+    if (current === undefined) return undefined
+    const book = BigDecimal.isZero(current.book.quantity) ? current.book : { ...current.book, updatedAt: at }
+    // the same mark on a book that did not move changes nothing (a flat position)
+    const next = book === current.book && BigDecimal.equals(mark, current.mark) ? current : marked(symbol, book, mark)
+    if (next !== current) {
+      symbols.set(symbol, next)
+      pnl = undefined
+    }
+    return BigDecimal.isZero(next.position.quantity) ? undefined : next.position
+  }
+  const position = (symbol: string) => symbols.get(symbol)?.position
+  return Portfolio.of({
+    applyFill: (fill) =>
+      Effect.sync(() => {
+        const book = applyToBook(symbols.get(fill.symbol)?.book, fill)
+        // a symbol never marked is marked at its first fill's price
+        const mark = marks.get(fill.symbol) ?? n(fill.price)
+        marks.set(fill.symbol, mark)
+        const next = marked(fill.symbol, book, mark)
+        symbols.set(fill.symbol, next)
+        pnl = undefined
+        return next.position
+      }),
+    markToMarket: (symbol, price, at) => Effect.sync(() => markToMarket(symbol, price, at)),
+    position: (symbol) => Effect.sync(() => position(symbol)),
+    positions: Effect.sync(() => Array.from(symbols.values(), (s) => s.position)),
+    pnl: Effect.sync(total),
+    unsafe: { markToMarket, position, pnl: total }
+  })
+})
 
 /**
  * Positions in memory: signed net quantity per symbol, average-cost entry,

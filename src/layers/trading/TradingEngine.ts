@@ -1,4 +1,4 @@
-import { BigDecimal, Cause, Clock, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Effect, Layer, Option } from "effect"
 import {
   type BusEvent,
   type EventPayload,
@@ -8,15 +8,16 @@ import {
   type QueueName
 } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
-import { decimalFromNumber, formatDecimal } from "../../domain/Decimal.js"
+import { type Decimal, decimalFromNumber, formatDecimal, toNumber } from "../../domain/Decimal.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
+import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
 import { Broker } from "../../services/Broker.js"
 import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
 import { EventBus } from "../../services/EventBus.js"
 import { OrderManager } from "../../services/OrderManager.js"
-import { Portfolio } from "../../services/Portfolio.js"
+import { type PnL, Portfolio } from "../../services/Portfolio.js"
 import { Journal } from "../../services/Journal.js"
 import { Strategy } from "../../services/Strategy.js"
 import { isCircuitOpen } from "../execution/CircuitBreakerBroker.js"
@@ -48,6 +49,7 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const portfolio = yield* Portfolio
   const strategy = yield* Effect.serviceOption(Strategy)
   const orderManager = yield* Effect.serviceOption(OrderManager)
+  const clock = yield* Effect.clock
 
   const candles = new Map<string, number>()
   const counts = { signals: 0, orders: 0, fills: 0, rejected: 0, errors: 0 }
@@ -93,45 +95,68 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   }, { name: "engine-stats" })
   // The position and P&L gauges follow every position update (fills and marks to market). They read the
   // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
-  yield* bus.subscribe("PositionUpdated", ({ payload }) =>
-    Effect.zipWith(portfolio.position(payload.symbol), portfolio.pnl, (position, pnl) => {
-      positionGauge(payload.symbol).unsafeUpdate(BigDecimal.unsafeToNumber(position?.quantity ?? payload.quantity), [])
-      Metrics.pnlRealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.realized), [])
-      Metrics.pnlUnrealized.unsafeUpdate(BigDecimal.unsafeToNumber(pnl.unrealized), [])
-    }), { name: "engine-metrics" })
+  const gauges = (symbol: string, position: Position | undefined, pnl: PnL, fallback: Decimal) => {
+    positionGauge(symbol).unsafeUpdate(toNumber(position?.quantity ?? fallback), [])
+    Metrics.pnlRealized.unsafeUpdate(toNumber(pnl.realized), [])
+    Metrics.pnlUnrealized.unsafeUpdate(toNumber(pnl.unrealized), [])
+  }
+  const unsafe = portfolio.unsafe
+  yield* bus.subscribe("PositionUpdated", ({ payload }) => {
+    if (unsafe === undefined) {
+      return Effect.zipWith(portfolio.position(payload.symbol), portfolio.pnl, (position, pnl) =>
+        gauges(payload.symbol, position, pnl, payload.quantity))
+    }
+    gauges(payload.symbol, unsafe.position(payload.symbol), unsafe.pnl(), payload.quantity)
+    return Effect.void
+  }, { name: "engine-metrics" })
   yield* bus.subscribe("Error", () => (counts.errors++, Effect.void), { name: "engine-stats" })
 
   if (Option.isSome(strategy)) {
     const { analyze, name } = strategy.value
+    const decided = (candle: Candle) => ({
+      onFailure: (cause: Cause.Cause<unknown>) =>
+        report(`strategy ${name}`, `on the ${candle.symbol} candle closing at ${candle.closeTime}`, cause, "warning"),
+      onSuccess: Option.match({
+        onNone: () => Effect.void,
+        onSome: (signal: Signal) => publish("SignalGenerated", signal)
+      })
+    })
+    const contextOf = (details: Position | undefined) =>
+      details === undefined ? Strategy.flat : { position: details.quantity, details }
     yield* bus.subscribe("CandleClosed", (event) => {
       const candle: Candle = event.payload
+      // a portfolio read synchronously spares a fiber step per candle
+      if (unsafe !== undefined) {
+        return Effect.matchCauseEffect(Effect.suspend(() => analyze(candle, contextOf(unsafe.position(candle.symbol)))), decided(candle))
+      }
       return portfolio.position(candle.symbol).pipe(
-        Effect.flatMap((details) =>
-          analyze(candle, details === undefined ? Strategy.flat : { position: details.quantity, details })
-        ),
-        Effect.matchCauseEffect({
-          onFailure: (cause) =>
-            report(`strategy ${name}`, `on the ${candle.symbol} candle closing at ${candle.closeTime}`, cause, "warning"),
-          onSuccess: Option.match({
-            onNone: () => Effect.void,
-            onSome: (signal: Signal) => publish("SignalGenerated", signal)
-          })
-        })
+        Effect.flatMap((details) => analyze(candle, contextOf(details))),
+        Effect.matchCauseEffect(decided(candle))
       )
     }, { name: "strategy" })
   }
 
+  // a mark is market data, not an order event: it goes on the data queue, whose sliding offer never
+  // waits; on the order queue, a slow broker's backpressure would stall the data handlers (and drop candles)
+  const publishMark = (position: Position | undefined) =>
+    position === undefined
+      ? Effect.void
+      : bus.publish(makeEventAt("PositionUpdated", position, clock.unsafeCurrentTimeMillis(), { source }), "data")
+  const markFailed = (candle: Candle, cause: Cause.Cause<unknown>) =>
+    report("portfolio", `marking ${candle.symbol} to ${candle.close}`, cause, "error")
   yield* bus.subscribe("CandleClosed", (event) => {
     const candle: Candle = event.payload
+    if (unsafe !== undefined) {
+      let position: Position | undefined
+      try {
+        position = unsafe.markToMarket(candle.symbol, decimalFromNumber(candle.close), candle.closeTime)
+      } catch (defect) {
+        return markFailed(candle, Cause.die(defect))
+      }
+      return publishMark(position)
+    }
     return Effect.suspend(() => portfolio.markToMarket(candle.symbol, decimalFromNumber(candle.close), candle.closeTime))
-      .pipe(
-        Effect.matchCauseEffect({
-          onFailure: (cause) => report("portfolio", `marking ${candle.symbol} to ${candle.close}`, cause, "error"),
-          // a mark is market data, not an order event: it goes on the data queue, whose sliding offer never
-          // waits; on the order queue, a slow broker's backpressure would stall the data handlers (and drop candles)
-          onSuccess: (position) => position === undefined ? Effect.void : publish("PositionUpdated", position, "data")
-        })
-      )
+      .pipe(Effect.matchCauseEffect({ onFailure: (cause) => markFailed(candle, cause), onSuccess: publishMark }))
   }, { name: "mark-to-market" })
 
   /**

@@ -1,25 +1,43 @@
 import type { FileSystem } from "@effect/platform"
-import { Chunk, Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Option, type Scope, Sink, Stream } from "effect"
+import { defaultQueue } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"
 import * as CandleFile from "../../market/CandleFile.js"
+import * as CandleFileStream from "../../market/CandleFileStream.js"
 import { type BusStats, EventBus } from "../../../services/EventBus.js"
 
 /** A backtest's input and its bus's bookkeeping. */
 
+/** What a backtest published, by lane: the data queue's, and the signal and order queues' together. */
+export interface PublishCounter {
+  data: number
+  pipeline: number
+}
+
 /** Counts what is published through the bus, so that a backtest can tell when everything published is handled. */
-export const countingBus = (counter: { published: number }) =>
+export const countingBus = (counter: PublishCounter) =>
   Layer.effect(
     EventBus,
     Effect.map(EventBus, (bus) => {
-      const count = (n: number) => Effect.sync(() => void (counter.published += n))
+      const count = (n: number, toData: boolean) =>
+        Effect.sync(() => {
+          if (toData) counter.data += n
+          else counter.pipeline += n
+        })
       return EventBus.of({
         ...bus,
-        publish: (event, queue) =>
-          Effect.zipRight(count(1), bus.publish(event, queue).pipe(Effect.onError(() => count(-1)))),
+        publish: (event, queue) => {
+          const toData = (queue ?? defaultQueue[event.type]) === "data"
+          return Effect.zipRight(count(1, toData), bus.publish(event, queue).pipe(Effect.onError(() => count(-1, toData))))
+        },
         publishAll: (events, queue) => {
           const all = Array.from(events)
+          let data = 0
+          for (const e of all) if ((queue ?? defaultQueue[e.type]) === "data") data++
+          const pipeline = all.length - data
+          const add = (sign: number) => Effect.zipRight(count(sign * data, true), count(sign * pipeline, false))
           // a failure part way leaves some published: count what reached the queues
-          return Effect.zipRight(count(all.length), bus.publishAll(all, queue).pipe(Effect.onError(() => count(-all.length))))
+          return Effect.zipRight(add(1), bus.publishAll(all, queue).pipe(Effect.onError(() => add(-1))))
         }
       })
     })
@@ -34,11 +52,18 @@ export interface CandleInput {
   readonly strict?: boolean
 }
 
-/** The candles of a file or a stream, with their series; a stream's failure or emptiness is a `CandleFileError`. */
-export const candlesOf = (options: CandleInput): Effect.Effect<CandleFile.CandleFileContent, CandleFile.CandleFileError, FileSystem.FileSystem> => {
+/**
+ * The candles of a file or a stream with their series, as a stream read once: a Binance CSV file is read as
+ * the backtest goes (see `CandleFileStream`), so a year of 1m candles is never in memory at once. A stream's
+ * first candle gives the series its symbol and interval unless they are given; its failure or emptiness is a
+ * `CandleFileError`.
+ */
+export const seriesOf = (
+  options: CandleInput
+): Effect.Effect<CandleFileStream.CandleSeries, CandleFile.CandleFileError, FileSystem.FileSystem | Scope.Scope> => {
   const { candles } = options
   if (typeof candles === "string") {
-    return CandleFile.read({
+    return CandleFileStream.open({
       path: candles,
       ...(options.symbol !== undefined ? { symbol: options.symbol } : {}),
       ...(options.interval !== undefined ? { interval: options.interval } : {}),
@@ -46,21 +71,23 @@ export const candlesOf = (options: CandleInput): Effect.Effect<CandleFile.Candle
     })
   }
   const fail = (reason: string) => new CandleFile.CandleFileError({ path: "stream", option: "candles", reason })
-  return Stream.runCollect(candles).pipe(
-    Effect.mapError((cause) => fail(`the stream failed: ${cause instanceof Error ? cause.message : String(cause)}`)),
-    Effect.flatMap((chunk) => {
-      const all = Chunk.toReadonlyArray(chunk)
-      const first = all[0]
-      if (first === undefined) return Effect.fail(fail("the stream gave no candle"))
-      return Effect.succeed({
-        path: "stream",
-        format: "json" as const,
-        symbol: options.symbol ?? first.symbol,
-        interval: options.interval ?? first.interval,
-        candles: all,
-        malformed: []
+  const failed = (cause: unknown) => fail(`the stream failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+  return Stream.peel(candles, Sink.head()).pipe(
+    Effect.mapError(failed),
+    Effect.flatMap(([head, rest]) =>
+      Option.match(head, {
+        onNone: () => Effect.fail(fail("the stream gave no candle")),
+        onSome: (first) =>
+          Effect.succeed<CandleFileStream.CandleSeries>({
+            path: "stream",
+            format: "json",
+            symbol: options.symbol ?? first.symbol,
+            interval: options.interval ?? first.interval,
+            candles: Stream.concat(Stream.succeed(first), rest).pipe(Stream.mapError(failed)),
+            malformed: []
+          })
       })
-    })
+    )
   )
 }
 

@@ -1,0 +1,82 @@
+import { Deferred, Effect, Exit, Layer } from "effect"
+import { EventBusHooks } from "../../../services/EventBusHooks.js"
+import type { PipelineBarrier } from "../BacktestTracker.js"
+import type { PublishCounter } from "./BacktestInput.js"
+
+/**
+ * How a backtest's driver and its handlers wait for each other without polling. A poll would be a yield per
+ * look, and a busy scheduler defers those (Effect moves a fiber that yielded 2,048 times in a row to a timer):
+ * the waits are wake-ups instead, from the bus's own hooks.
+ */
+
+/**
+ * The trading pipeline (the signal and order queues) has handled all that was published to it, the orders held
+ * for their next open aside. `hooks` counts what those queues handled (the bus calls them after an event's
+ * handlers ran) and wakes a waiter when the count catches up; `held` wakes it when an order starts to wait.
+ */
+export const makePipelineBarrier = (counter: PublishCounter, heldNow: () => number, releasedNow: () => number) => {
+  let processed = 0
+  let waiter: Deferred.Deferred<void> | undefined
+  // where it last was settled: nothing published to the pipeline and no held order let go since means settled
+  let settledAt = { published: 0, released: 0 }
+  const idle = () => counter.pipeline === processed + heldNow()
+  const wake = () => {
+    if (waiter !== undefined && idle()) {
+      Deferred.unsafeDone(waiter, Exit.void)
+      waiter = undefined
+    }
+  }
+  const hooks = Layer.succeed(
+    EventBusHooks,
+    EventBusHooks.of({
+      queues: ["signal", "order"],
+      beforeEnqueue: () => Effect.void,
+      afterHandled: () =>
+        Effect.sync(() => {
+          processed++
+          wake()
+        })
+    })
+  )
+  const barrier: PipelineBarrier = {
+    settled: () => counter.pipeline === settledAt.published && releasedNow() === settledAt.released,
+    await: Effect.gen(function*() {
+      if (!idle()) {
+        const deferred = yield* Deferred.make<void>()
+        waiter = deferred
+        yield* Deferred.await(deferred)
+      }
+      settledAt = { published: counter.pipeline, released: releasedNow() }
+    })
+  }
+  return { hooks, barrier, held: wake }
+}
+
+/**
+ * Room in the sliding data queue: the driver waits until the handlers have taken all but `ahead` of the candles
+ * published, so that what it publishes next (and the marks those candles add) never pushes one out.
+ */
+export const makeRoomGate = () => {
+  let taken = 0
+  let wanted = 0
+  let waiter: Deferred.Deferred<void> | undefined
+  return {
+    /** A candle was taken by its first handler. */
+    took: () => {
+      taken++
+      if (waiter !== undefined && taken >= wanted) {
+        Deferred.unsafeDone(waiter, Exit.void)
+        waiter = undefined
+      }
+    },
+    /** Waits until at most `ahead` of `published` candles are still to be taken. */
+    await: (published: number, ahead: number) =>
+      Effect.gen(function*() {
+        wanted = published - ahead
+        if (taken >= wanted) return
+        const deferred = yield* Deferred.make<void>()
+        waiter = deferred
+        yield* Deferred.await(deferred)
+      })
+  }
+}
