@@ -14,22 +14,28 @@ const quiet = Effect.provide(Logger.remove(Logger.defaultLogger))
 
 /**
  * The floor for SMA 9/21 in JavaScript: the file read a mebibyte at a time, each line's close parsed, both
- * averages kept as running sums and every crossover counted. No events, no orders, no exact money.
+ * averages summed oldest to newest over their windows (as trading-signals does, so that the same doubles
+ * compare alike: running sums drift by an ulp and split near-ties differently), and every change of side
+ * counted with the strategy's rule (above, below or equal; the first reading sets the side). No events, no
+ * orders, no exact money.
  */
 export const plainLoop = async (file: string, fast = 9, slow = 21) => {
   const handle = await open(file)
   const buffer = Buffer.alloc(1024 * 1024)
   const closes = new Float64Array(slow)
-  let [carry, count, crossings, sumFast, sumSlow, previous] = ["", 0, 0, 0, 0, 0]
+  let [carry, count, crossings, previous] = ["", 0, 0, Number.NaN]
+  const average = (n: number) => {
+    let sum = 0
+    for (let i = count - n; i < count; i++) sum += closes[i % slow]!
+    return sum / n
+  }
   const onClose = (close: number) => {
-    sumFast += close - (count >= fast ? closes[(count - fast) % slow]! : 0)
-    sumSlow += close - (count >= slow ? closes[count % slow]! : 0)
     closes[count % slow] = close
     count++
     if (count < slow) return
-    const side = Math.sign(sumFast / fast - sumSlow / slow)
-    if (side !== 0 && previous !== 0 && side !== previous) crossings++
-    if (side !== 0) previous = side
+    const side = Math.sign(average(fast) - average(slow))
+    if (!Number.isNaN(previous) && side !== previous) crossings++
+    previous = side
   }
   for (;;) {
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)

@@ -27,3 +27,9 @@ export const machine = () => ({
 
 export const fmtRate = (perSecond: number): string =>
   perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M/s` : `${(perSecond / 1e3).toFixed(0)} k/s`
+
+/** A numeric command-line flag (`--name 123`), or `fallback` when it is absent. */
+export const numberArg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}

@@ -1,6 +1,6 @@
 /**
  * A parameter sweep on every core against the same grid run one combination after another in one thread.
- * Standalone: `node --import tsx bench/sweep.ts`; `measureSweep()` returns the rows for another report.
+ * Standalone: `node --import tsx bench/sweep.ts [candles]`; `measureSweep()` returns the rows for another report.
  */
 import { Effect, Layer, Logger } from "effect"
 import { availableParallelism } from "node:os"
@@ -9,6 +9,7 @@ import * as Backtest from "../src/layers/engine/Backtest.js"
 import { combinationsOf } from "../src/layers/engine/internal/sweepGrid.js"
 import * as Sweep from "../src/layers/engine/Sweep.js"
 import * as SmaCrossoverStrategy from "../src/layers/trading/SmaCrossoverStrategy.js"
+import { syntheticCandleFile } from "./syntheticCandles.js"
 
 export interface SweepBenchRow {
   readonly name: string
@@ -20,9 +21,7 @@ export interface SweepBenchRow {
   readonly speedup: number
 }
 
-const candles = "test/fixtures/binance/ADABTC-1m-2021-11-27.csv"
-const trading = { quoteAmount: "0.01", maxPositionNotional: "0.05", capital: "1" }
-const grid = { fast: [5, 10, 15, 20], slow: [20, 25, 30, 35, 40, 45, 50, 55, 60] }
+const grid = { fast: [5, 10, 15, 20], slow: [20, 30, 40, 50, 60] }
 
 const timed = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
@@ -33,22 +32,29 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
     return { ms: Math.round(performance.now() - started), cpuMs: Math.round((used.user + used.system) / 1000) }
   })
 
-/** The grid (fast 5:20:5 × slow 20:60:5, SMA on 1440 ADABTC 1m candles) one after another, then on every core. */
-export const measureSweep = (): Promise<ReadonlyArray<SweepBenchRow>> =>
-  Effect.runPromise(Effect.gen(function*() {
+/**
+ * The grid fast 5:20:5 × slow 20:60:10 (SMA; the 19 combinations with fast < slow) over `candles` synthetic 1m
+ * candles, one after another with `Backtest.run` in this thread, then with `Sweep.run` on every core (the worker
+ * threads' start-up included). A sweep pays off when its combinations outweigh starting the workers (some 2-3 s
+ * of module loading each under tsx): 50,000 candles take a few seconds a combination.
+ */
+export const measureSweep = async (candles = 50_000): Promise<ReadonlyArray<SweepBenchRow>> => {
+  const file = await syntheticCandleFile(candles)
+  return Effect.runPromise(Effect.gen(function*() {
     const runnable = combinationsOf(grid).filter((c) => Number(c.fast) < Number(c.slow))
     const sequential = yield* timed(Effect.forEach(runnable, (c) =>
-      Backtest.run({ candles, ...trading, strategy: Layer.orDie(SmaCrossoverStrategy.layer({ fast: Number(c.fast), slow: Number(c.slow) })) })))
+      Backtest.run({ candles: file, strategy: Layer.orDie(SmaCrossoverStrategy.layer({ fast: Number(c.fast), slow: Number(c.slow) })) })))
     const workers = availableParallelism()
-    const parallel = yield* timed(Sweep.run({ candles, strategy: "sma", grid, ...trading }))
+    const parallel = yield* timed(Sweep.run({ candles: file, strategy: "sma", grid }))
     return [
       { name: "one after another (Backtest.run)", combinations: runnable.length, workers: 1, ...sequential, speedup: 1 },
       { name: "Sweep.run on worker threads", combinations: runnable.length, workers, ...parallel, speedup: Number((sequential.ms / parallel.ms).toFixed(2)) }
     ]
   }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  for (const row of await measureSweep()) {
+  for (const row of await measureSweep(process.argv[2] === undefined ? undefined : Number(process.argv[2]))) {
     process.stdout.write(`${row.name.padEnd(36)} ${row.combinations} combinations, ${row.workers} threads: ${row.ms} ms, CPU ${row.cpuMs} ms (${row.speedup}x)\n`)
   }
 }

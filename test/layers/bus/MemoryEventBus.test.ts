@@ -170,6 +170,33 @@ describe("MemoryEventBus", () => {
         expect(reached).toEqual(["o1", "o2"])
       }))
 
+    it.scoped("time a handler from its own start, not from the start of a handler that waited before it", () =>
+      Effect.gen(function*() {
+        const logs = captureLogs()
+        const { bus } = yield* openBus({ handlerTimeout: "1 second" }).pipe(Effect.provide(logs.layer))
+        const release = yield* Deferred.make<void>()
+        const reached: Array<string> = []
+        // the first event's handler waits 900 ms; the second event's handler then waits for good
+        yield* bus.subscribe("OrderCreated", (e) =>
+          e.payload.clientOrderId === "o1"
+            ? Deferred.await(release)
+            : Effect.zipRight(Effect.sync(() => reached.push(e.payload.clientOrderId)), Effect.never), { name: "waits" })
+        yield* bus.publishAll([created("o1"), created("o2")])
+        yield* settle
+        yield* TestClock.adjust("900 millis")
+        yield* Deferred.succeed(release, undefined)
+        yield* settle
+        expect(reached).toEqual(["o2"])
+        // o2's handler started at 900 ms: at 1,899 ms it has run 999 ms and goes on; at 1,900 ms it times out
+        yield* TestClock.adjust("999 millis")
+        yield* settle
+        expect((yield* bus.stats).order.failed).toBe(0)
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        expect((yield* bus.stats).order).toMatchObject({ processed: 2, failed: 1 })
+        expect(logs.entries.filter((l) => l.level === "ERROR").map((l) => l.annotations.eventId)).toHaveLength(1)
+      }))
+
     it.scoped("restart a processor that dies, and go on with the next handler and event", () =>
       Effect.gen(function*() {
         const logs = captureLogs()
