@@ -1,15 +1,29 @@
 /**
  * A parameter sweep on every core against the same grid run one combination after another in one thread.
- * Standalone: `node --import tsx bench/sweep.ts [candles]`; `measureSweep()` returns the rows for another report.
+ * Standalone: `npm run build && node --import tsx bench/sweep.ts [candles]`; `measureSweep()` returns the rows for another report.
  */
 import { Effect, Layer, Logger } from "effect"
+import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { pathToFileURL } from "node:url"
-import * as Backtest from "../src/layers/engine/Backtest.js"
 import { combinationsOf } from "../src/layers/engine/internal/sweepGrid.js"
-import * as Sweep from "../src/layers/engine/Sweep.js"
-import * as SmaCrossoverStrategy from "../src/layers/trading/SmaCrossoverStrategy.js"
 import { syntheticCandleFile } from "./syntheticCandles.js"
+
+/**
+ * Both rows run the compiled package (`dist/`, built by `npm run bench:backtest`), as `trading-bus backtest` does
+ * once installed: from the sources, every worker thread would first register tsx's loader and compile the
+ * TypeScript again (some 4-5 s of CPU a thread here, against 2 s for the build), which measures tsx, not the sweep.
+ */
+const compiled = async <A>(path: string): Promise<A> => {
+  const file = new URL(`../dist/${path}`, import.meta.url)
+  if (!existsSync(file)) throw new Error(`bench/sweep.ts runs the build: run \`npm run build\` first (no ${file.pathname})`)
+  return import(file.href) as Promise<A>
+}
+const Backtest = await compiled<typeof import("../src/layers/engine/Backtest.js")>("layers/engine/Backtest.js")
+const Sweep = await compiled<typeof import("../src/layers/engine/Sweep.js")>("layers/engine/Sweep.js")
+const SmaCrossoverStrategy = await compiled<typeof import("../src/layers/trading/SmaCrossoverStrategy.js")>(
+  "layers/trading/SmaCrossoverStrategy.js"
+)
 
 export interface SweepBenchRow {
   readonly name: string
@@ -35,8 +49,8 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
 /**
  * The grid fast 5:20:5 × slow 20:60:10 (SMA; the 19 combinations with fast < slow) over `candles` synthetic 1m
  * candles, one after another with `Backtest.run` in this thread, then with `Sweep.run` on every core (the worker
- * threads' start-up included). A sweep pays off when its combinations outweigh starting the workers (some 2-3 s
- * of module loading each under tsx): 50,000 candles take a few seconds a combination.
+ * threads' start-up included). A sweep pays off when its combinations outweigh starting the workers (some 2 s of
+ * module loading each): 50,000 candles take over a second a combination.
  */
 export const measureSweep = async (candles = 50_000): Promise<ReadonlyArray<SweepBenchRow>> => {
   const file = await syntheticCandleFile(candles)

@@ -93,6 +93,8 @@ export interface CountedHistogramSeries {
    * is their total.
    */
   readonly add: (counts: ArrayLike<number>, sum: number) => void
+  /** Exports the series at 0 before its first observation (every bucket, `_sum` and `_count`). */
+  readonly register: () => void
 }
 
 type CountedPart = "bucket" | "sum" | "count"
@@ -126,11 +128,15 @@ const countedHistogram = (
         const total = sumOf(...values)
         const count = countOf(...values)
         found = {
+          register: () => {
+            for (const bucket of buckets) bucket.register()
+            total.register()
+            count.register()
+          },
           add: (counts, sum) => {
             let cumulated = 0
             for (let i = 0; i < buckets.length; i++) {
               cumulated += counts[i] ?? 0
-              // a bucket never added to reads as zero: it is below every observation so far
               if (cumulated > 0) buckets[i]!.unsafeUpdate(cumulated, noTags)
             }
             if (cumulated === 0) return

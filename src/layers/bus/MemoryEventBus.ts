@@ -220,8 +220,11 @@ const make = (config: ResolvedEventBusConfig) =>
         Effect.sync(() => {
           const existing = registry.get(type) ?? []
           const name = options?.name ?? `${type}#${++subscriptions}`
+          const subscription: Subscription = { name, handle: handler as EventHandler<EventType>, tallies: [] }
           // copy on write: a processor iterating a snapshot never sees it change
-          registry.set(type, [...existing, { name, handle: handler as EventHandler<EventType>, tallies: [] }])
+          registry.set(type, [...existing, subscription])
+          const lane: Lane = lanes[defaultQueue[type]]
+          lane.metrics?.subscribed(subscription)
         }),
       stats: Effect.sync(() => {
         flushMetrics()

@@ -101,6 +101,9 @@ export const makeRetrying = Effect.gen(function*() {
   return <T extends EventType>(handler: EventHandler<T>, options: RetryingHandlerOptions): EventHandler<T> => {
     const schedule = retrySchedule(options)
     const retried = retries(options.name)
+    // exported at 0 from the start: an alert on a rate of retries or dead letters needs a series before the first
+    retried.register()
+    lettersTotal(options.name).register()
     return (event) => {
       const first = invoke(handler, event)
       if (Exit.isExit(first) && Exit.isSuccess(first)) return first

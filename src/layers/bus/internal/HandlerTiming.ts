@@ -20,7 +20,7 @@ export class DurationTally {
   private sum = 0
   private pending = false
 
-  constructor(private readonly series: CountedHistogramSeries) {}
+  constructor(private readonly series: Pick<CountedHistogramSeries, "add">) {}
 
   /** `n` calls in `bucket`, `seconds` in all. */
   add(bucket: number, n: number, seconds: number): void {

@@ -1,5 +1,5 @@
 import type { Metric } from "effect"
-import type { EventType, QueueName } from "../../../domain/BusEvent.js"
+import { defaultQueue, type EventType, type QueueName } from "../../../domain/BusEvent.js"
 import {
   eventsDroppedTotal,
   eventsProcessedTotal,
@@ -88,6 +88,8 @@ export interface LaneMetrics {
   readonly processed: (type: EventType) => void
   readonly dropped: () => void
   readonly failed: (handler: string) => void
+  /** A handler subscribed to a type of this queue: its failure counter and durations are exported at 0. */
+  readonly subscribed: (handler: TimedHandler) => void
   /** Times the queue's handler calls (the processor tells it when calls end). */
   readonly timer: RunTimer<TimedHandler>
   /** Seconds a publisher waited for room. */
@@ -126,6 +128,15 @@ export const makeLaneMetrics = (queue: QueueName): LaneMetrics => {
   const droppedCounter = droppedBy(queue)
   let dropped = 0
   const wait = waitBy(queue)
+  // Series whose labels are known now are exported from the start at 0, as Prometheus's guidelines ask: an alert
+  // on `rate(trading_bus_events_dropped_total[5m]) > 0` needs a series to watch before the first drop.
+  droppedCounter.register()
+  wait.register()
+  for (const type of Object.keys(defaultQueue) as Array<EventType>) {
+    if (defaultQueue[type] !== queue) continue
+    publishedBy(queue, type).register()
+    processedBy(queue, type).register()
+  }
   return {
     published: published.add,
     processed: processed.add,
@@ -133,6 +144,10 @@ export const makeLaneMetrics = (queue: QueueName): LaneMetrics => {
       dropped++
     },
     failed: (handler) => failures(handler).unsafeUpdate(1, noTags),
+    subscribed: (handler) => {
+      failures(handler.name).register()
+      handlerDurationSeconds.series(queue, handler.name).register()
+    },
     timer: new RunTimer(tallyOf),
     waited: (seconds) => wait.unsafeUpdate(seconds, noTags),
     flush: () => {

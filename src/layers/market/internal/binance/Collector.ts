@@ -129,6 +129,10 @@ export const makeCollector = (
   }
   const ignoredMetric = bySource(Metrics.collectorIgnoredTotal)
   const gapsMetric = bySource(Metrics.collectorGapsTotal)
+  // every counter of the source is exported from the start at 0, so that a rate has a series before its first event
+  for (const metric of [metrics.messages, metrics.malformed, metrics.reconnects, metrics.connectionFailures, ignoredMetric, gapsMetric]) {
+    metric.register()
+  }
     metrics.syncConnected()
   const marketNow = options.marketTime ?? Effect.sync(() => clock.unsafeCurrentTimeMillis())
   const malformedThrottle = makeThrottle(options.malformedLogIntervalMillis)
