@@ -12,7 +12,8 @@ export const root = fileURLToPath(new URL("../..", import.meta.url))
 /** The examples installed and run against the package: adding one is adding its path here. */
 export const examples: ReadonlyArray<{ readonly path: string; readonly prints: ReadonlyArray<string> }> = [
   { path: "examples/compose.ts", prints: ["signals: BTCUSDT crossed 42000; candles processed: 5"] },
-  { path: "examples/my-strategy.ts", prints: ["backtest ADABTC 1m: 1440 candles", "paper: "] }
+  { path: "examples/my-strategy.ts", prints: ["backtest ADABTC 1m: 1440 candles", "paper: "] },
+  { path: "examples/promise.mjs", prints: ["BUY 0.001 BTCUSDT @ 42050.1", "afterClose: 'BusClosedError'", "candles {\"BTCUSDT\":"] }
 ]
 
 /** The packages a source file imports by name (`node:` built-ins aside): its own, and the first folder of a scope. */
