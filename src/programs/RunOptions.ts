@@ -92,6 +92,11 @@ export const runFlags = {
     }),
     "127.0.0.1"
   ),
+  web: Options.boolean("web").pipe(
+    Options.withDescription(
+      "A live web view at the metrics server's address (http://127.0.0.1:9464/ by default): queues, collector, breaker, positions and P&L, equity, the price with the engine's buys and sells, the latest signals, orders and errors"
+    )
+  ),
   dashboard: Options.boolean("dashboard").pipe(
     Options.withDescription(
       "A live view redrawn every 500 ms instead of the status line: queues, events/s, collector, positions, P&L, last signals and errors (needs a terminal)"
@@ -136,6 +141,7 @@ export interface RunConfig extends
     | "restUrl"
     | "journal"
     | "dashboard"
+    | "web"
     | "record"
     | "report"
     | "param"
@@ -157,6 +163,8 @@ export interface RunConfig extends
   readonly journal?: string
   /** `--dashboard`: the live view when stdout is a terminal, the status line (and a note) otherwise. */
   readonly dashboard?: boolean
+  /** `--web`: the live web view on the metrics server (absent: off). */
+  readonly web?: boolean
   /** `--record`: the journal also records the data and signal queues' events (absent: false). */
   readonly record?: boolean
   /** `--report`: the HTML report's file, written at the end of the run. */
@@ -198,6 +206,9 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     }
     if (!(Number.isSafeInteger(flags.metricsPort) && flags.metricsPort >= 0 && flags.metricsPort <= 65535)) {
       return yield* invalid("--metrics-port", flags.metricsPort, "expected a port from 1 to 65535, or 0 to disable")
+    }
+    if (flags.web && flags.metricsPort === 0) {
+      return yield* invalid("--web", true, "the web view is served by the metrics server: give --metrics-port a port from 1 to 65535, not 0")
     }
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")

@@ -36,6 +36,7 @@ export const engineOptionsOf = (config: RunConfig, strategy: Layer.Layer<Strateg
   journal: config.journal ?? false,
   record: config.record ?? false,
   metrics: { port: config.metricsPort, host: config.metricsHost },
+  web: config.web ?? false,
   ...(Option.isSome(config.duration) ? { duration: config.duration.value } : {})
 })
 

@@ -21,7 +21,8 @@ const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, Record<strin
   ["a capacity that is not a number", ["run"], { TRADING_BUS_DATA_CAPACITY: "abc" }, `trading-bus: invalid TRADING_BUS_DATA_CAPACITY "abc": expected a whole number from 1 to 1000000`],
   ["a negative duration", ["run"], { TRADING_BUS_DRAIN_TIMEOUT: "-1 seconds" }, `trading-bus: invalid TRADING_BUS_DRAIN_TIMEOUT "-1 seconds": expected a duration from 1ms to 24d, such as 500ms, 5s or "5 seconds"`],
   ["an unknown source", ["run", "--source", "foo"], {}, `trading-bus: invalid --source "foo": expected sim or binance`],
-  ["a negative burst", ["demo", "--events", "-5"], {}, `trading-bus: invalid --events "-5": expected a whole number from 1 to 1000000`]
+  ["a negative burst", ["demo", "--events", "-5"], {}, `trading-bus: invalid --events "-5": expected a whole number from 1 to 1000000`],
+  ["a web view without its server", ["run", "--web", "--metrics-port", "0"], {}, `trading-bus: invalid --web true: the web view is served by the metrics server: give --metrics-port a port from 1 to 65535, not 0`]
 ]
 
 const expectOneLine = (result: { code: number | null; stderr: string }, line: string) => {

@@ -53,6 +53,8 @@ export interface EngineOptions extends TradingOptions {
   readonly record?: boolean
   /** The Prometheus and health endpoints. Default port 9464 on 127.0.0.1; false or port 0: no server. */
   readonly metrics?: { readonly port?: number; readonly host?: string } | false
+  /** The live web view at the metrics server's `/` (`MetricsServer`'s `web` option). Default false. */
+  readonly web?: boolean
   /** `run` only: stop after this long. Default: until interrupted. */
   readonly duration?: Duration.DurationInput
   /** More subscribers on the bus (recorders, exporters), subscribed before the source starts. */
@@ -145,6 +147,13 @@ const startupChecks = (options: EngineOptions) =>
     const journal = journalOf(options)
     if (journal !== undefined && journal !== ":memory:") yield* ensureFolderOf("journal", journal)
     const metrics = metricsOf(options)
+    if (options.web === true && metrics === undefined) {
+      return yield* new EngineConfigError({
+        option: "web",
+        value: true,
+        reason: "the web view is served by the metrics server: give metrics a port from 1 to 65535"
+      })
+    }
     if (metrics !== undefined) {
       if (!(Number.isSafeInteger(metrics.port) && metrics.port > 0 && metrics.port <= 65535)) {
         return yield* new EngineConfigError({
@@ -180,7 +189,7 @@ const compose = (options: EngineOptions) => {
     )
   if (metrics === undefined) return engine
   // built last, so it stops first; its port was checked free before anything started
-  return MetricsServer.layer(metrics).pipe(
+  return MetricsServer.layer({ ...metrics, web: options.web ?? false }).pipe(
     Layer.catchAll((error) =>
       Layer.fail(
         new EngineConfigError({

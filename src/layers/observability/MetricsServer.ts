@@ -1,8 +1,11 @@
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import { BigDecimal, Context, Effect, Layer, Option } from "effect"
+import { BigDecimal, Context, Effect, Layer, Option, Stream } from "effect"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import type { QueueName } from "../../domain/BusEvent.js"
 import * as Metrics from "../../domain/Metrics.js"
 import { EventBus } from "../../services/EventBus.js"
@@ -10,6 +13,8 @@ import { MarketData } from "../../services/MarketData.js"
 import { Journal } from "../../services/Journal.js"
 import { Portfolio } from "../../services/Portfolio.js"
 import * as PrometheusExporter from "./PrometheusExporter.js"
+import { makeWebFeed, type WebFeed, type WebFeedOptions } from "./internal/web/WebFeed.js"
+import { webPage } from "./internal/web/webPage.js"
 
 export interface MetricsServerOptions {
   /** Default 9464 (the OpenTelemetry Prometheus exporter's); 0 picks a free port. */
@@ -18,6 +23,11 @@ export interface MetricsServerOptions {
   readonly host?: string
   /** Which metrics `/metrics` serves; see `PrometheusExporter.render`. Default `"trading_bus_"`. */
   readonly prefix?: string
+  /**
+   * The live web view at `/` (updated over Server-Sent Events at `/events`): true, or its options. Default off.
+   * It subscribes to the bus when the server starts: events handled before are not shown.
+   */
+  readonly web?: boolean | WebFeedOptions
 }
 
 /** The metrics and health endpoints, for as long as the layer's scope is open. */
@@ -27,7 +37,45 @@ export class MetricsServer extends Context.Tag("trading-bus/MetricsServer")<Metr
   readonly host: string
   /** `http://host:port`. */
   readonly url: string
+  /** The web view's feed, when it is on. */
+  readonly web: WebFeed | undefined
 }>() {}
+
+/** lightweight-charts' standalone build, from this package's own dependency: the page needs no network. */
+const chartsScript = (() => {
+  let script: string | undefined
+  return () => {
+    const manifest = createRequire(import.meta.url).resolve("lightweight-charts/package.json")
+    script ??= readFileSync(join(dirname(manifest), "dist", "lightweight-charts.standalone.production.js"), "utf8")
+    return script
+  }
+})()
+
+/** The web view's routes: the page, its charting script and the event stream. */
+const webRoutes = (feed: WebFeed) => <E, R>(router: HttpRouter.HttpRouter<E, R>) =>
+  router.pipe(
+    HttpRouter.get("/", HttpServerResponse.html(webPage)),
+    HttpRouter.get(
+      "/assets/lightweight-charts.js",
+      Effect.sync(() =>
+        HttpServerResponse.text(chartsScript(), {
+          contentType: "text/javascript; charset=utf-8",
+          headers: { "cache-control": "max-age=3600" }
+        })
+      )
+    ),
+    HttpRouter.get(
+      "/events",
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const stream = yield* feed.connect(request.headers["last-event-id"])
+        return HttpServerResponse.stream(Stream.encodeText(stream), {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+        })
+      })
+    )
+  )
 
 /** A queue above this share of its capacity makes the engine not ready. */
 export const readyQueueThreshold = 0.9
@@ -53,6 +101,9 @@ const make = (options: MetricsServerOptions) =>
     const portfolio = yield* Effect.serviceOption(Portfolio)
     const journal = yield* Effect.serviceOption(Journal)
     const renderOptions = options.prefix === undefined ? {} : { prefix: options.prefix }
+    const web = options.web === undefined || options.web === false
+      ? undefined
+      : yield* makeWebFeed(options.web === true ? {} : options.web)
 
     /** The gauges that are read rather than recorded, refreshed before each scrape. */
     const refresh = Effect.gen(function*() {
@@ -103,6 +154,7 @@ const make = (options: MetricsServerOptions) =>
         "/health/ready",
         Effect.flatMap(readiness, (r) => HttpServerResponse.json(r, { status: r.status === "ready" ? 200 : 503 }))
       ),
+      web === undefined ? (router) => router : webRoutes(web),
       HttpRouter.catchAll((error) =>
         Effect.as(Effect.logError("metrics server: a request failed", error), HttpServerResponse.empty({ status: 500 }))
       )
@@ -115,8 +167,10 @@ const make = (options: MetricsServerOptions) =>
     const port = address._tag === "TcpAddress" ? address.port : 0
     const host = options.host ?? "127.0.0.1"
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
-    yield* Effect.logInfo(`metrics server listening on ${url} (/metrics, /health/live, /health/ready)`)
-    return MetricsServer.of({ port, host, url })
+    yield* Effect.logInfo(
+      `metrics server listening on ${url} (/metrics, /health/live, /health/ready${web === undefined ? "" : ", the web view at /"})`
+    )
+    return MetricsServer.of({ port, host, url, web })
   })
 
 /**
