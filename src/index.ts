@@ -19,6 +19,7 @@ export * as Metrics from "./domain/Metrics.js"
 export * from "./services/EventBus.js"
 export * from "./services/EventBusHooks.js"
 export * as MemoryEventBus from "./layers/bus/MemoryEventBus.js"
+export * as RedisEventBus from "./layers/bus/RedisEventBus.js"
 
 // market data
 export * from "./services/MarketData.js"

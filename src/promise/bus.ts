@@ -2,7 +2,7 @@
  * The bus for applications without Effect: `createTradingBus` wraps one `MemoryEventBus` in a `ManagedRuntime`,
  * events travel in their wire form (money as exact decimal strings) and handlers are plain async functions.
  */
-import { Effect, Either, Layer, Logger, LogLevel, ManagedRuntime, ParseResult, Schema } from "effect"
+import { Effect, Either, Layer, Logger, LogLevel, ManagedRuntime, Schema } from "effect"
 import {
   type BusEvent,
   defaultQueue,
@@ -11,6 +11,7 @@ import {
   makeEventAt,
   type QueueName
 } from "../domain/BusEvent.js"
+import { parseReason } from "../domain/ParseReason.js"
 import { type EventBusConfig, resolveEventBusConfig } from "../domain/EventBusConfig.js"
 import * as MemoryEventBus from "../layers/bus/MemoryEventBus.js"
 import { type BusStats, EventBus } from "../services/EventBus.js"
@@ -84,7 +85,7 @@ const toBusEvent = (input: EventInput): Either.Either<BusEvent, InvalidEventErro
   }
   const schema = EventPayloadSchemas[type as EventType] as Schema.Schema<unknown, unknown>
   return Schema.decodeUnknownEither(schema)(input.payload).pipe(
-    Either.mapLeft((error) => new InvalidEventError({ type, reason: ParseResult.TreeFormatter.formatErrorSync(error) })),
+    Either.mapLeft((error) => new InvalidEventError({ type, reason: parseReason(error) })),
     Either.map((payload) => {
       const event = makeEventAt(type as EventType, payload as never, input.timestamp ?? Date.now(), { source: input.source ?? "app" })
       return (input.id === undefined ? event : { ...event, id: input.id }) as BusEvent

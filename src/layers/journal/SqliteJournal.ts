@@ -1,9 +1,10 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Chunk, Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
+import { Cause, Chunk, Context, Data, Duration, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { type BusEvent, BusEventSchema, EventPayloadSchemas, type EventType, type QueueName } from "../../domain/BusEvent.js"
+import { parseReason } from "../../domain/ParseReason.js"
 import {
   type AppendOptions,
   type CandleSeries,
@@ -102,11 +103,6 @@ interface Row {
 }
 
 const decodeEvent = Schema.decodeUnknown(BusEventSchema)
-/** A ParseError in one short line: each wrong field's path and what is wrong (not the whole event schema). */
-const parseReason = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
-    .join("; ")
 const encoders = Object.fromEntries(
   Object.entries(EventPayloadSchemas).map(([type, schema]) => [type, Schema.encodeSync(schema as Schema.Schema<unknown, unknown>)])
 ) as Record<EventType, (payload: unknown) => unknown>
