@@ -42,6 +42,7 @@ export * from "./services/Broker.js"
 export * as PaperBroker from "./layers/execution/PaperBroker.js"
 export * as CircuitBreakerBroker from "./layers/execution/CircuitBreakerBroker.js"
 export * as JournaledBroker from "./layers/execution/JournaledBroker.js"
+export * as RedisOnceBroker from "./layers/execution/RedisOnceBroker.js"
 
 // the journal: write-ahead orders, recovery, dead letters
 export * from "./services/Journal.js"

@@ -342,3 +342,22 @@ export const journalPending = gauge(
   "trading_bus_journal_pending",
   "Events the order journal holds as not done: in flight now, or recovered at the next start."
 )
+
+// The Redis bus (recorded by RedisEventBus, sampled every second)
+
+export const redisLagSeconds = gauge(
+  "trading_bus_redis_lag_seconds",
+  "Seconds from the publish of the last entry this process handled on a queue (its stream id) to its handling."
+)
+export const redisPending = gauge(
+  "trading_bus_redis_pending",
+  "Entries of a queue's streams read by a consumer and not yet acknowledged."
+)
+export const redisStreamLength = gauge(
+  "trading_bus_redis_stream_length",
+  "Entries in a queue's streams: waiting to be read, or read and not yet acknowledged."
+)
+export const redisLeaseOwned = gauge(
+  "trading_bus_redis_lease_owned",
+  "1 for each partition whose lease this process holds (it reads that partition's streams), 0 otherwise."
+)

@@ -15,6 +15,7 @@ import { type BusEvent, BusEventSchema, defaultQueue, type EventType, type Queue
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import { type EventBusConfig, resolveEventBusConfig } from "../../domain/EventBusConfig.js"
 import { DeadLetters } from "../../services/DeadLetters.js"
+import * as Metrics from "../../domain/Metrics.js"
 import { EventBus, type EventHandler, type QueueStats } from "../../services/EventBus.js"
 import type { Subscription } from "./internal/Lane.js"
 import { makeLeases } from "./internal/redis/Leases.js"
@@ -206,6 +207,23 @@ const make = (options: RedisEventBusOptions) =>
     } else {
       yield* Effect.addFinalizer(() => Effect.sync(() => void (closing = true)))
     }
+    // the trading_bus_redis_* gauges, every second, exported at 0 from the start
+    const lagOf = Metrics.labelled(Metrics.redisLagSeconds, "queue")
+    const pendingOf = Metrics.labelled(Metrics.redisPending, "queue")
+    const lengthOf = Metrics.labelled(Metrics.redisStreamLength, "queue")
+    const ownedOf = Metrics.labelled(Metrics.redisLeaseOwned, "partition")
+    const sample = Effect.gen(function*() {
+      const stats = yield* bus.stats
+      for (const queue of queueNames) {
+        const s = stats[queue] as RedisQueueStats
+        lagOf(queue).unsafeUpdate(s.lagMillis / 1000, [])
+        pendingOf(queue).unsafeUpdate(s.pending, [])
+        lengthOf(queue).unsafeUpdate(Math.max(0, s.size), [])
+      }
+      for (let p = 0; p < partitions; p++) ownedOf(String(p)).unsafeUpdate(leases?.owns(p) === true ? 1 : 0, [])
+    })
+    yield* sample
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), sample)))
     return bus
   })
 
