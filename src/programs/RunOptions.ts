@@ -92,6 +92,20 @@ export const runFlags = {
     }),
     "127.0.0.1"
   ),
+  bus: Options.text("bus").pipe(
+    Options.withDefault("memory"),
+    Options.withDescription(
+      "The bus: memory (in this process, the default) or a Redis URL such as redis://127.0.0.1:6379, shared by a collector and engine processes (see --role)"
+    )
+  ),
+  role: Flag.withDefault(
+    Flag.choice("role", ["collector", "engine", "all"], "With a Redis --bus: collector (publishes candles), engine (trades the partitions it owns) or all"),
+    "all"
+  ),
+  partitions: Flag.withDefault(
+    Flag.integer("partitions", { min: 1, max: 1024 }, "With a Redis --bus: partitions per queue (a symbol's events share one), the same in every process"),
+    1
+  ),
   web: Options.boolean("web").pipe(
     Options.withDescription(
       "A live web view at the metrics server's address (http://127.0.0.1:9464/ by default): queues, collector, breaker, positions and P&L, equity, the price with the engine's buys and sells, the latest signals, orders and errors"
@@ -142,6 +156,9 @@ export interface RunConfig extends
     | "journal"
     | "dashboard"
     | "web"
+    | "bus"
+    | "role"
+    | "partitions"
     | "record"
     | "report"
     | "param"
@@ -163,6 +180,8 @@ export interface RunConfig extends
   readonly journal?: string
   /** `--dashboard`: the live view when stdout is a terminal, the status line (and a note) otherwise. */
   readonly dashboard?: boolean
+  /** `--bus redis://...` with `--role` and `--partitions` (absent: the bus in this process). */
+  readonly redis?: { readonly url: string; readonly role: "collector" | "engine" | "all"; readonly partitions: number }
   /** `--web`: the live web view on the metrics server (absent: off). */
   readonly web?: boolean
   /** `--record`: the journal also records the data and signal queues' events (absent: false). */
@@ -207,15 +226,23 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     if (!(Number.isSafeInteger(flags.metricsPort) && flags.metricsPort >= 0 && flags.metricsPort <= 65535)) {
       return yield* invalid("--metrics-port", flags.metricsPort, "expected a port from 1 to 65535, or 0 to disable")
     }
+    const redis = flags.bus === "memory" ? undefined : { url: flags.bus, role: flags.role, partitions: flags.partitions }
+    if (redis !== undefined && !/^rediss?:\/\/[^\s/]+/.test(redis.url)) {
+      return yield* invalid("--bus", flags.bus, "expected memory, or a Redis URL such as redis://127.0.0.1:6379")
+    }
+    if (redis === undefined && flags.role !== "all") {
+      return yield* invalid("--role", flags.role, "a role needs a Redis --bus (such as --bus redis://127.0.0.1:6379); in memory one process is all")
+    }
     if (flags.web && flags.metricsPort === 0) {
       return yield* invalid("--web", true, "the web view is served by the metrics server: give --metrics-port a port from 1 to 65535, not 0")
     }
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
-    const { allowShort, param, report, ...rest } = flags
+    const { allowShort, bus: _bus, param, partitions: _partitions, report, role: _role, ...rest } = flags
     return {
       ...rest,
+      ...(redis !== undefined ? { redis } : {}),
       params: Option.match(param, { onNone: () => ({}), onSome: (map) => Object.fromEntries(map) }),
       allowShort,
       symbols: [...new Set(symbols)],

@@ -37,6 +37,7 @@ export const engineOptionsOf = (config: RunConfig, strategy: Layer.Layer<Strateg
   record: config.record ?? false,
   metrics: { port: config.metricsPort, host: config.metricsHost },
   web: config.web ?? false,
+  ...(config.redis !== undefined ? { bus: { _tag: "Redis" as const, ...config.redis } } : {}),
   ...(Option.isSome(config.duration) ? { duration: config.duration.value } : {})
 })
 

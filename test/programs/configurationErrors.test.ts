@@ -22,6 +22,8 @@ const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, Record<strin
   ["a negative duration", ["run"], { TRADING_BUS_DRAIN_TIMEOUT: "-1 seconds" }, `trading-bus: invalid TRADING_BUS_DRAIN_TIMEOUT "-1 seconds": expected a duration from 1ms to 24d, such as 500ms, 5s or "5 seconds"`],
   ["an unknown source", ["run", "--source", "foo"], {}, `trading-bus: invalid --source "foo": expected sim or binance`],
   ["a negative burst", ["demo", "--events", "-5"], {}, `trading-bus: invalid --events "-5": expected a whole number from 1 to 1000000`],
+  ["a bus that is not Redis", ["run", "--bus", "kafka://x"], {}, `trading-bus: invalid --bus "kafka://x": expected memory, or a Redis URL such as redis://127.0.0.1:6379`],
+  ["a role without a Redis bus", ["run", "--role", "engine"], {}, `trading-bus: invalid --role "engine": a role needs a Redis --bus (such as --bus redis://127.0.0.1:6379); in memory one process is all`],
   ["a web view without its server", ["run", "--web", "--metrics-port", "0"], {}, `trading-bus: invalid --web true: the web view is served by the metrics server: give --metrics-port a port from 1 to 65535, not 0`]
 ]
 

@@ -1,5 +1,6 @@
 import { NodeFileSystem, NodeHttpClient, NodeSocket } from "@effect/platform-node"
-import { Clock, type Context, Data, type Duration, Effect, Layer, type Scope } from "effect"
+import { Clock, type ConfigError, type Context, Data, type Duration, Effect, Layer, type Scope } from "effect"
+import type { EventBusConfigError } from "../../domain/Errors.js"
 import * as BinanceMarketData from "../market/BinanceMarketData.js"
 import * as JournalHooks from "../journal/JournalHooks.js"
 import * as JournalRecovery from "../journal/JournalRecovery.js"
@@ -16,8 +17,11 @@ import * as CandleSource from "./CandleSource.js"
 import { checkPortFree, EngineConfigError, ensureFolderOf } from "./internal/StartupChecks.js"
 import { type EngineServices, type RunSummary, type Snapshot, snapshot, summarize } from "./RunSummary.js"
 import { type TradingOptions, tradingLayer } from "./Trading.js"
+import { busSource, onceExecution, type RedisBusOptions, redisBusLayer, sameBroker } from "./internal/RedisRoles.js"
+import { Strategy as StrategyTag } from "../../services/Strategy.js"
 
 export { EngineConfigError } from "./internal/StartupChecks.js"
+export { type EngineRole, engineRoles, type RedisBusOptions } from "./internal/RedisRoles.js"
 export type { EngineServices, RunSummary, Snapshot } from "./RunSummary.js"
 export { snapshot, summarize } from "./RunSummary.js"
 export type { TradingOptions } from "./Trading.js"
@@ -53,6 +57,12 @@ export interface EngineOptions extends TradingOptions {
   readonly record?: boolean
   /** The Prometheus and health endpoints. Default port 9464 on 127.0.0.1; false or port 0: no server. */
   readonly metrics?: { readonly port?: number; readonly host?: string } | false
+  /**
+   * The bus: in this process (the default), or Redis Streams shared by several processes, each with its role.
+   * Over Redis the order journal is off: the streams (with `appendfsync always`) hold the orders, and each
+   * order's outcome is kept in Redis (`RedisOnceBroker`).
+   */
+  readonly bus?: RedisBusOptions
   /** The live web view at the metrics server's `/` (`MetricsServer`'s `web` option). Default false. */
   readonly web?: boolean
   /** `run` only: stop after this long. Default: until interrupted. */
@@ -136,7 +146,7 @@ const metricsOf = (options: EngineOptions) => {
 }
 
 const journalOf = (options: EngineOptions) =>
-  options.journal === false ? undefined : options.journal ?? SqliteJournal.defaultFilename
+  options.journal === false || options.bus !== undefined ? undefined : options.journal ?? SqliteJournal.defaultFilename
 
 /**
  * What can fail at start, checked before anything is built, so before the journal's recovery publishes
@@ -174,12 +184,20 @@ const startupChecks = (options: EngineOptions) =>
 const compose = (options: EngineOptions) => {
   const metrics = metricsOf(options)
   // the bus records its metrics while a server serves them
-  const bus = MemoryEventBus.layerFromEnvWith({ metrics: metrics !== undefined })
-  const subscribers = Layer.merge(tradingLayer(options, options.strategy), options.plugins ?? Layer.empty)
+  const role = options.bus?.role ?? "all"
+  const bus: Layer.Layer<EventBus, EventBusConfigError | ConfigError.ConfigError | EngineConfigError> = options.bus === undefined
+    ? MemoryEventBus.layerFromEnvWith({ metrics: metrics !== undefined })
+    : redisBusLayer(options.bus)
+  // a collector's engine never runs (its bus reads nothing): it is there for the summary's counters
+  const trading = options.bus === undefined
+    ? tradingLayer(options, options.strategy)
+    : tradingLayer(options, role === "collector" ? StrategyTag.none : options.strategy, role === "collector" ? sameBroker : onceExecution(options.bus))
+  const subscribers = Layer.merge(trading, options.plugins ?? Layer.empty)
+  const source = options.bus !== undefined && role === "engine" ? busSource : sourceLayer(options.source)
   const journal = journalOf(options)
   const engine = journal === undefined
-    ? sourceLayer(options.source).pipe(Layer.provideMerge(subscribers), Layer.provideMerge(bus))
-    : sourceLayer(options.source).pipe(
+    ? source.pipe(Layer.provideMerge(subscribers), Layer.provideMerge(bus))
+    : source.pipe(
       Layer.provideMerge(JournalRecovery.layer),
       Layer.provideMerge(subscribers),
       Layer.provideMerge(bus),

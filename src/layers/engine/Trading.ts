@@ -46,11 +46,11 @@ const brokerLayer = (options: TradingOptions) =>
 const sameBroker: Layer.Layer<Broker, never, Broker> = Layer.effect(Broker, Broker)
 
 /** The trading pipeline on the bus: the strategy, risk checks, paper broker, portfolio. */
-export const tradingLayer = (
+export const tradingLayer = <E = never>(
   options: TradingOptions,
   strategy: Layer.Layer<Strategy>,
-  // what the engine submits to: the broker itself, or a wrapper of it (a backtest's fill model)
-  execution: Layer.Layer<Broker, never, Broker> = sameBroker
+  // what the engine submits to: the broker itself, or a wrapper of it (a backtest's fill model, once-only execution)
+  execution: Layer.Layer<Broker, E, Broker> = sameBroker as Layer.Layer<Broker, E, Broker>
 ) =>
   TradingEngine.layer.pipe(
     Layer.provide(

@@ -1,7 +1,8 @@
 /**
  * One queue's reader: the owned partitions' streams of that queue, read with XREADGROUP and handled in order,
  * each event's handlers one after another in subscription order (a failure, defect or timeout is logged and
- * counted, and the next handler runs), then acknowledged and deleted. A partition newly owned is first
+ * counted, and the next handler runs); each entry is acknowledged and deleted (orders after their handlers ran,
+ * the rest before: see `handleEntry`). A partition newly owned is first
  * cleared of the entries its previous owner read but never acknowledged (XAUTOCLAIM).
  */
 import { Cause, Duration, Effect, Either, Schema } from "effect"
@@ -70,11 +71,19 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
         Effect.tap(() => Effect.sync(() => grouped.add(key)))
       )
 
+  const acknowledge = (entry: { readonly key: string; readonly id: string }) =>
+    Effect.zipRight(conn.send(["XACK", entry.key, options.group, entry.id]), conn.send(["XDEL", entry.key, entry.id]))
+
   const handleEntry = (entry: { readonly key: string; readonly id: string; readonly fields: ReadonlyArray<string> }) =>
     Effect.gen(function*() {
       const partition = partitionOfKey.get(entry.key)
       // the lease moved on meanwhile: its new owner handles the entry (it is still pending, never acknowledged here)
       if (partition !== undefined && !leases.owns(partition)) return
+      // market data and signals are acknowledged before their handlers run: a crash loses the one in hand
+      // rather than run a strategy or the risk checks on it twice (two signals would be two orders); an order
+      // is acknowledged after, and executed once across processes by its clientOrderId (RedisOnceBroker)
+      const ackFirst = options.queue !== "order"
+      if (ackFirst) yield* acknowledge(entry)
       const raw = entry.fields[1]
       if (raw !== undefined) {
         const decoded = decode(raw)
@@ -87,8 +96,7 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
           options.counters.lagMillis = Math.max(0, Date.now() - Number(entry.id.split("-")[0]))
         }
       }
-      yield* conn.send(["XACK", entry.key, options.group, entry.id])
-      yield* conn.send(["XDEL", entry.key, entry.id])
+      if (!ackFirst) yield* acknowledge(entry)
     })
 
   /** The entries a previous owner (or this process before a restart) read and never acknowledged. */
