@@ -9,6 +9,7 @@ import type { QueueName } from "../src/domain/BusEvent.js"
 import type { EventBusConfig } from "../src/domain/EventBusConfig.js"
 import { allocationPerEvent } from "./allocation.js"
 import { handlerShapeTable } from "./handlerShapes.js"
+import { redisTable } from "./redis.js"
 import { fmtRate, machine, median, numberArg } from "./harness.js"
 import { latencyAtRate } from "./latency.js"
 import { queuedMemory } from "./memory.js"
@@ -190,7 +191,8 @@ const main = async () => {
     `| metrics cost < 15% | ${(worstCost * 100).toFixed(1)}% (worst row) | ${verdict(worstCost < 0.15)} |`
   ]
   const shapes = await handlerShapeTable(events.order, capacity, rounds)
-  const report = [...lines, "", ...latencyLines, "", ...memoryLines, "", ...metricsLines, "", ...targetLines, "", shapes].join("\n")
+  const redis = await redisTable(3)
+  const report = [...lines, "", ...latencyLines, "", ...memoryLines, "", ...metricsLines, "", ...targetLines, "", shapes, "", redis].join("\n")
   process.stdout.write(`${report}\n`)
   if (write) writePerformance(m, report)
 }
@@ -285,6 +287,15 @@ What brought the Effect shapes above 1.0: the watchdog needs each call's start, 
 The processor now reads it once per synchronous run (a microtask queued with the read marks the run's end, so the
 next call after any suspension or yield reads it again); a timeout can come early by at most what the run's earlier
 handler calls took, at most one batch of 64 events after the 2 ms slice.
+
+## Over Redis Streams
+
+The same port over Redis (\`RedisEventBus\`, \`bench/redis.ts\`), against the memory bus in the same run, on a
+\`redis-server\` of its own on loopback with \`appendonly yes\` and \`appendfsync always\` (what docs/DEPLOYMENT.md asks
+for orders: every batch waits for its fsync). Each event is encoded with its Schema, added by one script call a
+batch of up to 256, read with \`XREADGROUP\` and acknowledged and deleted in one call a batch.
+
+${report.split("\n\n").slice(6).join("\n\n")}
 
 ## How to read it
 

@@ -10,7 +10,7 @@
  * with `QueueFullError` after `signalPublishTimeout`, an `order` publish waits as long as it takes and an order
  * entry is deleted only once acknowledged. One consumer group per namespace: entries are deleted after its ack.
  */
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Schema } from "effect"
 import { type BusEvent, BusEventSchema, defaultQueue, type EventType, type QueueName, queueNames } from "../../domain/BusEvent.js"
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import { type EventBusConfig, resolveEventBusConfig } from "../../domain/EventBusConfig.js"
@@ -56,9 +56,24 @@ export interface RedisQueueStats extends QueueStats {
   readonly owned: ReadonlyArray<number>
 }
 
-// data: cap the stream (the oldest go) and say whether one went; signal, order: add only below capacity
-const addCapped = `local n = redis.call('XLEN', KEYS[1]) redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'e', ARGV[2]) if n >= tonumber(ARGV[1]) then return 1 else return 0 end`
-const addIfRoom = `if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end return redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])`
+// One call a batch (and, with `appendfsync always`, one fsync). KEYS: each event's stream; ARGV[1]: the capacity,
+// ARGV[2..]: the encoded events, in order. data: capped streams (the oldest go), returns how many were pushed out;
+// signal, order: added in order while there is room, returns how many were added.
+const addCapped = `local cap = tonumber(ARGV[1]) local out = 0
+for i = 1, #KEYS do
+  if redis.call('XLEN', KEYS[i]) >= cap then out = out + 1 end
+  redis.call('XADD', KEYS[i], 'MAXLEN', cap, '*', 'e', ARGV[i + 1])
+end
+return out`
+const addWhileRoom = `local cap = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('XLEN', KEYS[i]) >= cap then return i - 1 end
+  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i + 1])
+end
+return #KEYS`
+
+/** Events a publish sends in one call at most. */
+const batchSize = 256
 
 const encode = Schema.encodeSync(Schema.parseJson(BusEventSchema))
 
@@ -93,43 +108,67 @@ const make = (options: RedisEventBusOptions) =>
     const closed = (queue: QueueName) =>
       Effect.flatMap(Effect.orElseSucceed(backlog(queue), () => 0), (size) => Effect.fail(new BusClosedError({ queue, size, capacity: capacity[queue] })))
 
-    /** Retries `add` every 20 ms while it finds no room or Redis does not answer. */
-    const untilAdded = (add: Effect.Effect<unknown, RedisCommandError>, queue: QueueName) =>
+    const send = (script: string, keys: ReadonlyArray<string>, cap: number, wires: ReadonlyArray<string>) =>
+      conn.send(["EVAL", script, String(keys.length), ...keys, String(cap), ...wires])
+
+    /**
+     * One batch of events for one queue, in order. Market data never waits: the call caps the streams, and when
+     * Redis does not answer the batch is dropped and counted like a slide. A signal or an order waits for room
+     * (or for Redis) from where it stopped; a signal gives up with `QueueFullError` once no event went in for
+     * `signalPublishTimeout`; an order waits as long as it takes.
+     */
+    const publishBatch = (queue: QueueName, batch: ReadonlyArray<BusEvent>): Effect.Effect<void, QueueFullError | BusClosedError> =>
       Effect.gen(function*() {
-        while (true) {
-          const added = yield* Effect.either(add)
-          if (added._tag === "Right" && added.right !== null && added.right !== undefined) return
+        if (closing) return yield* closed(queue)
+        const keys = batch.map((event) => streamKey(namespace, queue, partitionOf(symbolOf(event), partitions)))
+        const wires = batch.map((event) => encode(event))
+        if (queue === "data") {
+          const pushedOut = yield* Effect.either(send(addCapped, keys, capacity.data, wires))
+          if (pushedOut._tag === "Right") counters.data.dropped += Number(pushedOut.right)
+          else {
+            counters.data.dropped += batch.length
+            yield* Effect.logWarning(`redis data publish dropped ${batch.length} events: ${pushedOut.left.message}`)
+          }
+          return
+        }
+        let next = 0
+        let lastProgress = yield* Clock.currentTimeMillis
+        while (next < batch.length) {
+          const added = yield* Effect.either(send(addWhileRoom, keys.slice(next), capacity[queue], wires.slice(next)))
+          const now = yield* Clock.currentTimeMillis
+          if (added._tag === "Right" && Number(added.right) > 0) {
+            next += Number(added.right)
+            lastProgress = now
+            continue
+          }
           if (closing) return yield* closed(queue)
+          if (queue === "signal" && now - lastProgress >= Duration.toMillis(config.signalPublishTimeout)) {
+            return yield* new QueueFullError({ queue, size: capacity[queue], capacity: capacity[queue] })
+          }
           yield* Effect.sleep("20 millis")
         }
       })
 
-    const publishOne = (event: BusEvent, to: QueueName | undefined): Effect.Effect<void, QueueFullError | BusClosedError> =>
-      Effect.suspend(() => {
-        const queue = to ?? defaultQueue[event.type]
-        if (closing) return closed(queue)
-        const key = streamKey(namespace, queue, partitionOf(symbolOf(event), partitions))
-        const wire = encode(event)
-        const cap = String(capacity[queue])
-        if (queue === "data") {
-          // market data never waits: when Redis does not answer, the event is dropped and counted like a slide
-          return conn.send(["EVAL", addCapped, "1", key, cap, wire]).pipe(
-            Effect.map((pushedOut) => void (Number(pushedOut) === 1 && counters.data.dropped++)),
-            Effect.catchAll((e) => Effect.zipRight(Effect.sync(() => counters.data.dropped++), Effect.logWarning(`redis data publish dropped ${event.type}: ${e.message}`)))
-          )
+    const publishMany = (events: Iterable<BusEvent>, to: QueueName | undefined): Effect.Effect<void, QueueFullError | BusClosedError> =>
+      Effect.gen(function*() {
+        // runs of events for one queue, cut into batches, in order
+        let queue: QueueName | undefined
+        let batch: Array<BusEvent> = []
+        for (const event of events) {
+          const q = to ?? defaultQueue[event.type]
+          if ((q !== queue || batch.length === batchSize) && batch.length > 0) {
+            yield* publishBatch(queue!, batch)
+            batch = []
+          }
+          queue = q
+          batch.push(event)
         }
-        const waiting = untilAdded(conn.send(["EVAL", addIfRoom, "1", key, cap, wire]), queue)
-        return queue === "order"
-          ? waiting
-          : Effect.timeoutFail(waiting, {
-            duration: config.signalPublishTimeout,
-            onTimeout: () => new QueueFullError({ queue, size: capacity[queue], capacity: capacity[queue] })
-          })
+        if (batch.length > 0) yield* publishBatch(queue!, batch)
       })
 
     const bus = EventBus.of({
-      publish: publishOne,
-      publishAll: (events, queue) => Effect.forEach(events, (event) => publishOne(event, queue), { discard: true }),
+      publish: (event, queue) => publishBatch(queue ?? defaultQueue[event.type], [event]),
+      publishAll: publishMany,
       subscribe: <T extends EventType>(type: T, handler: EventHandler<T>, subscribeOptions?: { readonly name?: string }) =>
         Effect.sync(() => {
           const name = subscribeOptions?.name ?? `${type}#${++subscriptions}`

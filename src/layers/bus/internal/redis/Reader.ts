@@ -38,6 +38,8 @@ export interface ReaderOptions {
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(BusEventSchema))
 
+const ackScript = `redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))`
+
 const runHandlers = (options: ReaderOptions, event: BusEvent) =>
   Effect.gen(function*() {
     for (const subscription of options.registry.get(event.type) ?? []) {
@@ -71,32 +73,46 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
         Effect.tap(() => Effect.sync(() => grouped.add(key)))
       )
 
-  const acknowledge = (entry: { readonly key: string; readonly id: string }) =>
-    Effect.zipRight(conn.send(["XACK", entry.key, options.group, entry.id]), conn.send(["XDEL", entry.key, entry.id]))
+  type Entry = { readonly key: string; readonly id: string; readonly fields: ReadonlyArray<string> }
 
-  const handleEntry = (entry: { readonly key: string; readonly id: string; readonly fields: ReadonlyArray<string> }) =>
+  /** XACK and XDEL of a batch's entries, one call (and one fsync) per stream. */
+  const acknowledge = (entries: ReadonlyArray<Entry>) => {
+    const byKey = new Map<string, Array<string>>()
+    for (const e of entries) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e.id])
+    return Effect.forEach(byKey, ([key, ids]) => conn.send(["EVAL", ackScript, "1", key, options.group, ...ids]), { discard: true })
+  }
+
+  const handleEntry = (entry: Entry) =>
     Effect.gen(function*() {
-      const partition = partitionOfKey.get(entry.key)
-      // the lease moved on meanwhile: its new owner handles the entry (it is still pending, never acknowledged here)
-      if (partition !== undefined && !leases.owns(partition)) return
-      // market data and signals are acknowledged before their handlers run: a crash loses the one in hand
-      // rather than run a strategy or the risk checks on it twice (two signals would be two orders); an order
-      // is acknowledged after, and executed once across processes by its clientOrderId (RedisOnceBroker)
-      const ackFirst = options.queue !== "order"
-      if (ackFirst) yield* acknowledge(entry)
       const raw = entry.fields[1]
-      if (raw !== undefined) {
-        const decoded = decode(raw)
-        if (Either.isLeft(decoded)) {
-          options.counters.undecodable++
-          yield* options.undecodable({ key: entry.key, id: entry.id, raw, reason: parseReason(decoded.left) })
-        } else {
-          yield* runHandlers(options, decoded.right)
-          options.counters.processed++
-          options.counters.lagMillis = Math.max(0, Date.now() - Number(entry.id.split("-")[0]))
-        }
+      if (raw === undefined) return
+      const decoded = decode(raw)
+      if (Either.isLeft(decoded)) {
+        options.counters.undecodable++
+        return yield* options.undecodable({ key: entry.key, id: entry.id, raw, reason: parseReason(decoded.left) })
       }
-      if (!ackFirst) yield* acknowledge(entry)
+      yield* runHandlers(options, decoded.right)
+      options.counters.processed++
+      options.counters.lagMillis = Math.max(0, Date.now() - Number(entry.id.split("-")[0]))
+    })
+
+  /**
+   * A batch read from the streams, in order. Market data and signals are acknowledged before their handlers run:
+   * a crash loses the batch in hand rather than run a strategy or the risk checks on it twice (two signals would
+   * be two orders). Orders are acknowledged after their handlers ran (a crash redelivers them to the next owner),
+   * and executed once across processes by their clientOrderId (RedisOnceBroker).
+   */
+  const handleBatch = (entries: ReadonlyArray<Entry>) =>
+    Effect.gen(function*() {
+      // the lease moved on meanwhile: its new owner handles those entries (still pending, never acknowledged here)
+      const mine = entries.filter((e) => {
+        const partition = partitionOfKey.get(e.key)
+        return partition === undefined || leases.owns(partition)
+      })
+      if (mine.length === 0) return
+      if (options.queue !== "order") yield* acknowledge(mine)
+      for (const entry of mine) yield* handleEntry(entry)
+      if (options.queue === "order") yield* acknowledge(mine)
     })
 
   /** The entries a previous owner (or this process before a restart) read and never acknowledged. */
@@ -107,7 +123,7 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
       do {
         const reply = (yield* conn.send(["XAUTOCLAIM", key, options.group, options.consumer, "0", cursor, "COUNT", "100"])) as [string, unknown]
         cursor = String(reply[0])
-        for (const entry of streamEntries([[key, reply[1]]])) yield* handleEntry(entry)
+        yield* handleBatch(streamEntries([[key, reply[1]]]))
       } while (cursor !== "0-0")
     })
 
@@ -129,7 +145,7 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
     const reply = yield* blocking.send([
       "XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", "128", "BLOCK", "100", "STREAMS", ...keys, ...keys.map(() => ">")
     ])
-    for (const entry of streamEntries(reply)) yield* handleEntry(entry)
+    yield* handleBatch(streamEntries(reply))
   })
 
   /** Reads until shutdown began and nothing new is left; a Redis error is logged and retried after a pause. */
