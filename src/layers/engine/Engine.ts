@@ -6,6 +6,7 @@ import * as JournalHooks from "../journal/JournalHooks.js"
 import * as JournalRecovery from "../journal/JournalRecovery.js"
 import * as MemoryEventBus from "../bus/MemoryEventBus.js"
 import * as MetricsServer from "../observability/MetricsServer.js"
+import * as TradingEngine from "../trading/TradingEngine.js"
 import * as SimulatedExchange from "../market/SimulatedExchange.js"
 import * as SqliteDeadLetters from "../journal/SqliteDeadLetters.js"
 import * as SqliteJournal from "../journal/SqliteJournal.js"
@@ -192,7 +193,9 @@ const compose = (options: EngineOptions) => {
   const trading = options.bus === undefined
     ? tradingLayer(options, options.strategy)
     : tradingLayer(options, role === "collector" ? StrategyTag.none : options.strategy, role === "collector" ? sameBroker : onceExecution(options.bus))
-  const subscribers = Layer.merge(trading, options.plugins ?? Layer.empty)
+  const knownSymbols = isSourceLayer(options.source) ? [] : options.source._tag === "Candles" ? [] : options.source.symbols ?? simulatorDefaults.symbols
+  const symbolMetrics = Layer.effectDiscard(Effect.sync(() => TradingEngine.registerSymbolMetrics(knownSymbols)))
+  const subscribers = Layer.mergeAll(trading, options.plugins ?? Layer.empty, symbolMetrics)
   const source = options.bus !== undefined && role === "engine" ? busSource : sourceLayer(options.source)
   const journal = journalOf(options)
   const engine = journal === undefined

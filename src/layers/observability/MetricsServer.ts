@@ -163,6 +163,8 @@ const make = (options: MetricsServerOptions) =>
       Effect.catchTag(router, "RouteNotFound", () => Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
     )
 
+    // an open event stream would hold the server's close (and so the program's exit): end them first
+    if (web !== undefined) yield* Effect.addFinalizer(() => web.disconnectAll)
     const address = (yield* HttpServer.HttpServer).address
     const port = address._tag === "TcpAddress" ? address.port : 0
     const host = options.host ?? "127.0.0.1"

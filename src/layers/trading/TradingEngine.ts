@@ -34,6 +34,17 @@ const signalsTotal = Metrics.labelled(Metrics.signalsTotal, "symbol", "direction
 const ordersTotal = Metrics.labelled(Metrics.ordersTotal, "symbol", "side", "status")
 const positionGauge = Metrics.labelled(Metrics.position, "symbol")
 
+/**
+ * Exports each known symbol's signal and order counters at 0 (every direction, side and status), so that a rate
+ * has a series to watch before the first signal. The engine calls it with its source's symbols when it knows them.
+ */
+export const registerSymbolMetrics = (symbols: ReadonlyArray<string>): void => {
+  for (const symbol of symbols.map((s) => s.toUpperCase())) {
+    for (const direction of ["LONG", "SHORT", "CLOSE"]) signalsTotal(symbol, direction).register()
+    for (const side of ["BUY", "SELL"]) for (const status of ["created", "filled", "rejected"]) ordersTotal(symbol, side, status).register()
+  }
+}
+
 export interface TradingEngineOptions {
   /** How the signal and order handlers retry a fault (not a business refusal) before dead-lettering the event. */
   readonly retry?: RetryOptions

@@ -52,5 +52,8 @@ describe("metrics that are always there", () => {
         expect(valueOf(f, `trading_bus_collector_${name}_total`, { source: "simulator" }), name).toBe(0)
       }
       expect(valueOf(f, "trading_bus_circuit_breaker_state")).toBe(0)
+      // the source's symbols: their signal and order counters, before the first signal
+      expect(valueOf(f, "trading_bus_signals_total", { symbol: "BTCUSDT", direction: "CLOSE" })).toBe(0)
+      expect(valueOf(f, "trading_bus_orders_total", { symbol: "BTCUSDT", side: "SELL", status: "rejected" })).toBe(0)
     }), { timeout: 30_000 })
 })
