@@ -102,4 +102,35 @@ export const busContract = (name: string, make: MakeBus) =>
         yield* Deferred.succeed(release, undefined)
         yield* Scope.close(scope, Exit.void)
       }))
+
+    it.live("times a handler out, counts it, and runs the next one", () =>
+      Effect.gen(function*() {
+        const { bus, scope } = yield* open(make, { handlerTimeout: "100 millis", drainTimeout: "2 seconds" })
+        const ran: Array<number> = []
+        yield* bus.subscribe("SignalGenerated", () => Effect.never)
+        yield* bus.subscribe("SignalGenerated", (e) => Effect.sync(() => void ran.push(e.payload.price)))
+        yield* bus.publishAll([yield* signalEvent(1), yield* signalEvent(2)])
+        yield* until(Effect.map(bus.stats, (s) => s.signal.processed === 2), "2 signals")
+        expect(ran).toEqual([1, 2])
+        expect((yield* bus.stats).signal.failed).toBe(2)
+        yield* Scope.close(scope, Exit.void)
+      }))
+
+    it.live("an order publish to a full order queue waits for room, then every order is handled in order", () =>
+      Effect.gen(function*() {
+        const { bus, scope } = yield* open(make, { orderCapacity: 2 })
+        const release = yield* Deferred.make<void>()
+        const handled: Array<string> = []
+        yield* bus.subscribe("OrderCreated", (e) =>
+          Effect.zipRight(Deferred.await(release), Effect.sync(() => void handled.push(e.payload.clientOrderId))))
+        const orders = yield* Effect.forEach([1, 2, 3, 4, 5], makeOrder)
+        const publishing = yield* Effect.fork(bus.publishAll(orders))
+        yield* Effect.sleep("300 millis")
+        expect(publishing.unsafePoll()).toBeNull() // still waiting: an order is never dropped
+        yield* Deferred.succeed(release, undefined)
+        yield* publishing.await
+        yield* until(Effect.sync(() => handled.length === 5), "5 orders")
+        expect(handled).toEqual(["c-1", "c-2", "c-3", "c-4", "c-5"])
+        yield* Scope.close(scope, Exit.void)
+      }))
   })

@@ -225,7 +225,11 @@ const make = (options: RedisEventBusOptions) =>
             raw: entry.raw,
             failedAt: Date.now()
           }))
-          : Effect.logError(`redis bus: entry ${entry.id} of ${entry.key} does not decode, acknowledged: ${entry.reason}`, entry.raw.slice(0, 200))
+          // without a dead-letter store of the engine's (over Redis the journal is off), Redis keeps it
+          : Effect.zipRight(
+            Effect.logError(`redis bus: entry ${entry.id} of ${entry.key} does not decode, dead-lettered in ${namespace}:dead-letters: ${entry.reason}`, entry.raw.slice(0, 200)),
+            Effect.ignoreLogged(conn.send(["XADD", `${namespace}:dead-letters`, "*", "stream", entry.key, "id", entry.id, "reason", entry.reason, "raw", entry.raw]))
+          )
       const readers = yield* Effect.forEach(queueNames, (queue) =>
         Effect.gen(function*() {
           const blocking = yield* connect(options.url, `${consumer}-${queue}`)

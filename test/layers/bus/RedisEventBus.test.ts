@@ -71,7 +71,7 @@ describe.skipIf(skip !== undefined)(`RedisEventBus on a real redis-server${skip 
       yield* Scope.close(scope, Exit.void)
     }), 30_000)
 
-  it.live("an entry that does not decode is logged and acknowledged, and the next ones are handled", () =>
+  it.live("an entry that does not decode is dead-lettered with its raw form and acknowledged, and the next ones are handled", () =>
     Effect.gen(function*() {
       const namespace = freshNamespace()
       const { bus, scope } = yield* open({ namespace })
@@ -86,6 +86,10 @@ describe.skipIf(skip !== undefined)(`RedisEventBus on a real redis-server${skip 
       expect(stats.undecodable).toBe(1)
       expect(stats.pending).toBe(0)
       expect(stats.size).toBe(0)
+      // kept in Redis with its raw form and why (no dead-letter store in the context)
+      const letter = execFileSync("redis-cli", ["-p", String(redis!.port), "XRANGE", `${namespace}:dead-letters`, "-", "+"], { encoding: "utf8" })
+      expect(letter).toContain("{not json")
+      expect(letter).toContain(`${namespace}:order:0`)
       yield* Scope.close(scope, Exit.void)
     }), 30_000)
 
