@@ -11,6 +11,7 @@
  * entry is deleted only once acknowledged. One consumer group per namespace: entries are deleted after its ack.
  */
 import { Clock, Duration, Effect, Layer, Schema } from "effect"
+import { hostname } from "node:os"
 import { type BusEvent, BusEventSchema, defaultQueue, type EventType, type QueueName, queueNames } from "../../domain/BusEvent.js"
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import { type EventBusConfig, resolveEventBusConfig } from "../../domain/EventBusConfig.js"
@@ -86,7 +87,7 @@ const make = (options: RedisEventBusOptions) =>
     }
     const namespace = options.namespace ?? "trading-bus"
     const group = options.group ?? "engines"
-    const consumer = options.consumer ?? `${process.env.HOSTNAME ?? "host"}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+    const consumer = options.consumer ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
     const leaseTimeout = Duration.decode(options.leaseTimeout ?? "5 seconds")
     const capacity = { data: config.dataCapacity, signal: config.signalCapacity, order: config.orderCapacity }
     const deadLetters = yield* Effect.serviceOption(DeadLetters)
