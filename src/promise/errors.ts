@@ -7,33 +7,40 @@ import { Cause, Exit } from "effect"
 import type { QueueName } from "../domain/BusEvent.js"
 import * as EffectErrors from "../domain/Errors.js"
 
-/** A publish to the full `signal` queue gave up after `signalPublishTimeout`. */
-export class QueueFullError extends Error {
-  readonly _tag = "QueueFullError" as const
+interface QueueFields {
   readonly queue: QueueName
   readonly size: number
   readonly capacity: number
-  constructor(fields: { readonly queue: QueueName; readonly size: number; readonly capacity: number }) {
-    super(new EffectErrors.QueueFullError(fields).message)
-    this.name = "QueueFullError"
+}
+
+/** What the two queue failures carry: the queue, and its size and capacity when it failed. */
+abstract class QueueStateError extends Error {
+  readonly queue: QueueName
+  readonly size: number
+  readonly capacity: number
+  constructor(message: string, fields: QueueFields) {
+    super(message)
     this.queue = fields.queue
     this.size = fields.size
     this.capacity = fields.capacity
   }
 }
 
+/** A publish to the full `signal` queue gave up after `signalPublishTimeout`. */
+export class QueueFullError extends QueueStateError {
+  readonly _tag = "QueueFullError" as const
+  constructor(fields: QueueFields) {
+    super(new EffectErrors.QueueFullError(fields).message, fields)
+    this.name = "QueueFullError"
+  }
+}
+
 /** A publish after `close()` began, or during it from outside a handler. */
-export class BusClosedError extends Error {
+export class BusClosedError extends QueueStateError {
   readonly _tag = "BusClosedError" as const
-  readonly queue: QueueName
-  readonly size: number
-  readonly capacity: number
-  constructor(fields: { readonly queue: QueueName; readonly size: number; readonly capacity: number }) {
-    super(new EffectErrors.BusClosedError(fields).message)
+  constructor(fields: QueueFields) {
+    super(new EffectErrors.BusClosedError(fields).message, fields)
     this.name = "BusClosedError"
-    this.queue = fields.queue
-    this.size = fields.size
-    this.capacity = fields.capacity
   }
 }
 

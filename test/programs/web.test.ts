@@ -1,16 +1,6 @@
-import { createServer } from "node:net"
 import { describe, expect, it } from "vitest"
 import { startCli } from "../support/cli.js"
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
+import { freePort } from "../support/ports.js"
 
 describe("trading-bus run --web", () => {
   it("serves the page and its event stream while it runs, and exits 0 at its end with a browser still connected", async () => {

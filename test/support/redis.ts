@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "./ports.js"
 
 const found = (() => {
   try {
@@ -25,16 +25,6 @@ export const redisSkipReason = (): string | undefined =>
   found || process.env.TRADING_BUS_REQUIRE_REDIS === "1"
     ? undefined
     : "redis-server not found on PATH; install Debian's redis-server package or set TRADING_BUS_REQUIRE_REDIS=1 to fail instead"
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 export interface RedisServer {
   readonly url: string

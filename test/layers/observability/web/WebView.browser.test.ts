@@ -1,6 +1,5 @@
 import { Layer, ManagedRuntime } from "effect"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
@@ -9,16 +8,7 @@ import * as Engine from "../../../../src/layers/engine/Engine.js"
 import * as MetricsServer from "../../../../src/layers/observability/MetricsServer.js"
 import * as SmaCrossoverStrategy from "../../../../src/layers/trading/SmaCrossoverStrategy.js"
 import { analyse, chromiumSkipReason, findChromium, looksBlank } from "../../../support/chromium.js"
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
+import { freePort } from "../../../support/ports.js"
 
 const skip = chromiumSkipReason()
 
