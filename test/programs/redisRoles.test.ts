@@ -48,8 +48,13 @@ describe.skipIf(skip !== undefined)(`one collector and two engines over Redis${s
     const leases = () => [0, 1, 2, 3].map((p) => cli("GET", `trading-bus:lease:${p}`))
     const deadline = (ms: number) => Date.now() + ms
     // both engines hold leases: the partitions are shared
-    for (const until = deadline(20_000); new Set(leases()).size < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 200))
-    expect(new Set(leases())).toEqual(new Set([`engine-${a.child.pid}`, `engine-${b.child.pid}`]))
+    const both = new Set([`engine-${a.child.pid}`, `engine-${b.child.pid}`])
+    const shared = () => {
+      const owners = leases()
+      return owners.every((o) => both.has(o)) && new Set(owners).size === 2
+    }
+    for (const until = deadline(20_000); !shared() && Date.now() < until;) await new Promise((r) => setTimeout(r, 200))
+    expect(new Set(leases())).toEqual(both)
     // let A trade a while, then kill it without a chance to release anything
     for (const until = deadline(20_000); records(join(dir, "a.txt")).length < 8 && Date.now() < until;) await new Promise((r) => setTimeout(r, 200))
     a.child.kill("SIGKILL")

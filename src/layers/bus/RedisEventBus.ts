@@ -100,6 +100,7 @@ const make = (options: RedisEventBusOptions) =>
       order: { processed: 0, failed: 0, dropped: 0, undecodable: 0, lagMillis: 0 }
     }
     let closing = false
+    let closedAt: number | undefined
     let subscriptions = 0
 
     const keysOf = (queue: QueueName) => Array.from({ length: partitions }, (_, p) => streamKey(namespace, queue, p))
@@ -236,7 +237,7 @@ const make = (options: RedisEventBusOptions) =>
           const blocking = yield* connect(options.url, `${consumer}-${queue}`)
           const read = makeReader(conn, blocking, leases, {
             namespace, group, consumer, queue, handlerTimeout: config.handlerTimeout, registry,
-            counters: counters[queue], undecodable, stopping: () => closing
+            counters: counters[queue], undecodable, stoppedAt: () => closedAt
           })
           return yield* Effect.forkScoped(read)
         }))
@@ -244,6 +245,8 @@ const make = (options: RedisEventBusOptions) =>
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           closing = true
+          // Redis's clock stamps the stream ids: the reader compares them with it (this machine's, with a margin)
+          closedAt = Date.now() + 1000
           const drained = yield* Effect.forEach(readers, (f) => f.await).pipe(Effect.interruptible, Effect.timeoutOption(config.drainTimeout))
           if (drained._tag === "None") yield* Effect.logWarning(`redis bus: not drained within ${Duration.format(config.drainTimeout)}; the rest stays in Redis for the next owner`)
         })

@@ -32,8 +32,12 @@ export interface ReaderOptions {
   readonly counters: QueueCounters
   /** An entry that cannot be decoded: kept (dead letters, or the log) before it is acknowledged. */
   readonly undecodable: (entry: { readonly key: string; readonly id: string; readonly raw: string; readonly reason: string }) => Effect.Effect<void>
-  /** True once shutdown began: the reader finishes what it read and stops. */
-  readonly stopping: () => boolean
+  /**
+   * When shutdown began (epoch millis), or undefined while running. From then on the reader handles only what was
+   * published before it (stream ids carry their time), leaves the rest pending for the partition's next owner,
+   * and stops once a round finds nothing more of it.
+   */
+  readonly stoppedAt: () => number | undefined
 }
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(BusEventSchema))
@@ -73,6 +77,7 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
         Effect.tap(() => Effect.sync(() => grouped.add(key)))
       )
 
+  let handledInRound = 0
   type Entry = { readonly key: string; readonly id: string; readonly fields: ReadonlyArray<string> }
 
   /** XACK and XDEL of a batch's entries, one call (and one fsync) per stream. */
@@ -104,11 +109,15 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
    */
   const handleBatch = (entries: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
-      // the lease moved on meanwhile: its new owner handles those entries (still pending, never acknowledged here)
+      const stoppedAt = options.stoppedAt()
+      // the lease moved on meanwhile: its new owner handles those entries (still pending, never acknowledged here);
+      // so does the next owner with what was published after shutdown began
       const mine = entries.filter((e) => {
         const partition = partitionOfKey.get(e.key)
-        return partition === undefined || leases.owns(partition)
+        if (partition !== undefined && !leases.owns(partition)) return false
+        return stoppedAt === undefined || Number(e.id.split("-")[0]) <= stoppedAt
       })
+      handledInRound += mine.length
       if (mine.length === 0) return
       if (options.queue !== "order") yield* acknowledge(mine)
       for (const entry of mine) yield* handleEntry(entry)
@@ -151,9 +160,9 @@ export const makeReader = (conn: RedisConnection, blocking: RedisConnection, lea
   /** Reads until shutdown began and nothing new is left; a Redis error is logged and retried after a pause. */
   return Effect.gen(function*() {
     while (true) {
-      const before = options.counters.processed + options.counters.undecodable
+      handledInRound = 0
       yield* Effect.catchAll(round, (e) => Effect.zipRight(Effect.logWarning(`redis ${options.queue} reader: ${e.message}`), Effect.sleep("200 millis")))
-      if (options.stopping() && options.counters.processed + options.counters.undecodable === before) return
+      if (options.stoppedAt() !== undefined && handledInRound === 0) return
     }
   })
 }
