@@ -153,9 +153,10 @@ target (single runs this session measured 1.93x to 2.14x): a narrow pass, not a 
 
 SMA over the grid fast 5:20:5 × slow 20:60:10 (the 19 combinations with fast < slow) on 50,000 of the synthetic
 candles (\`bench/sweep.ts\`): one combination after another with \`Backtest.run\` in one thread, then \`Sweep.run\` on
-every core, one engine per combination on a pool of worker threads that each read the file once. The sweep's time
-includes starting the threads (loading the modules, under tsx here, takes each some 2-3 s of CPU), which is why a
-sweep over a short file gains little.
+every core, one engine per combination on a pool of worker threads that each read the file once. Both run the
+compiled package (\`dist/\`), as the installed CLI does. The sweep's time includes starting the threads (loading the
+modules takes each some 2 s of CPU), and two engines at once on two cores also share them with the garbage
+collector's threads, which a single engine has to itself: the sweep's CPU time is the sequential run's plus some 25%.
 
 ${sweep}
 
