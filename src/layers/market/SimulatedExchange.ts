@@ -4,6 +4,7 @@
  * engine's offline default, reached exactly as Binance is.
  */
 import { Clock, Context, Data, Duration, Effect, Layer } from "effect"
+import type { SimulatorKey } from "./internal/simulator/Auth.js"
 import { makeMarket } from "./internal/simulator/Market.js"
 import {
   intervalMillis,
@@ -17,14 +18,21 @@ import {
 } from "./internal/simulator/Protocol.js"
 import { decimalsFor, subSteps, type WalkSpec } from "./internal/simulator/RandomWalk.js"
 import { type RestResponse, serve } from "./internal/simulator/Server.js"
+import { makeTrading, type SimulatorControl } from "./internal/simulator/Trading.js"
 
+export type { SimulatorKey } from "./internal/simulator/Auth.js"
 export { candleAt, type Kline, type WalkSpec } from "./internal/simulator/RandomWalk.js"
+export type { SimulatedOrder, SimulatorControl } from "./internal/simulator/Trading.js"
 
 export class SimulatedExchange extends Context.Tag("trading-bus/SimulatedExchange")<SimulatedExchange, {
   /** WebSocket base URL, as Binance's "wss://stream.binance.com:9443": append `/stream?streams=...` or `/ws/<stream>`. */
   readonly wsUrl: string
-  /** REST base URL, as Binance's "https://api.binance.com": append `/api/v3/klines?...`. */
+  /** REST base URL, as Binance's "https://api.binance.com": append `/api/v3/klines?...`, `/api/v3/order`. */
   readonly restUrl: string
+  /** WebSocket API URL, as Binance's "wss://ws-api.binance.com:443/ws-api/v3": user data subscriptions. */
+  readonly wsApiUrl: string
+  /** Faults to inject, and the orders and balances the exchange holds. */
+  readonly control: SimulatorControl
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number
   /** Closed candles generated so far, over all symbols. */
@@ -69,6 +77,12 @@ export interface SimulatedExchangeOptions {
    * (counted in `framesDropped`) until it drains, and the market goes on for the others.
    */
   readonly highWaterMark?: number
+  /** API keys of the one simulated account; without any, every signed request is refused (-2015). */
+  readonly keys?: ReadonlyArray<SimulatorKey>
+  /** The account's starting balances by asset (exact decimal strings); default 100000 of each quote asset. */
+  readonly balances?: Readonly<Record<string, string>>
+  /** Commission rate of every trade, taken from what the trade brings in; default "0.001" (Binance's 0.1%). */
+  readonly commissionRate?: string
 }
 
 /** An option the simulator cannot work with; `option` names it as `SimulatedExchangeOptions` does. */
@@ -115,6 +129,19 @@ const resolve = (o: SimulatedExchangeOptions) =>
     const updatesPerCandle = o.updatesPerCandle ?? 2
     const history = o.history ?? 1000
     const highWaterMark = o.highWaterMark ?? 1024 * 1024
+    const commissionRate = o.commissionRate ?? "0.001"
+    yield* check(
+      /^0(\.[0-9]{1,8})?$/.test(commissionRate),
+      "commissionRate",
+      commissionRate,
+      "must be a decimal from 0 to below 1, such as \"0.001\""
+    )
+    for (const [asset, amount] of Object.entries(o.balances ?? {})) {
+      yield* check(/^[0-9]{1,20}(\.[0-9]{1,8})?$/.test(amount), "balances", asset, "must be a decimal string >= 0")
+    }
+    for (const key of o.keys ?? []) {
+      yield* check(key.apiKey.length > 0, "keys", key.type, "need a non-empty apiKey")
+    }
     const startPrices = Object.fromEntries(Object.entries(o.startPrices ?? {}).map(([s, p]) => [s.toUpperCase(), p]))
     yield* check(host !== "", "host", host, "must not be empty")
     yield* check(Number.isInteger(port) && port >= 0 && port <= 65535, "port", port, "must be an integer 0-65535")
@@ -178,7 +205,11 @@ const resolve = (o: SimulatedExchangeOptions) =>
       candleMillis,
       specs,
       ping: ping.value,
-      highWaterMark
+      highWaterMark,
+      keys: o.keys ?? [],
+      commissionRate,
+      balances: o.balances ??
+        Object.fromEntries(specs.map((spec) => [spec.symbol.endsWith("USDT") ? "USDT" : spec.symbol.slice(-3), "100000"]))
     }
   })
 
@@ -196,19 +227,17 @@ const urlHost = (host: string) =>
 export const make = (options: SimulatedExchangeOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* resolve(options)
-    const market = makeMarket(config)
+    // the market tells the trading side each price; the trading side answers the market's REST paths too
+    let trading: ReturnType<typeof makeTrading> | undefined = undefined
+    const market = makeMarket(config, (symbol, price) => trading?.onPrice(symbol, price))
     // The market opens with its first subscriber, so that a client that connects at once sees every candle from
     // the first: runs on the same seed are then reproducible however long starting up took.
     const opened = yield* Effect.makeLatch(false)
 
-    const rest = (url: URL): Effect.Effect<RestResponse | undefined> => {
+    const marketRest = (url: URL): Effect.Effect<RestResponse | undefined> => {
       switch (url.pathname) {
         case "/api/v3/ping":
           return Effect.succeed(json(200, {}))
-        case "/api/v3/time":
-          return Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
-            Effect.map((now) => json(200, { serverTime: market.simulatedTime(now) }))
-          )
         case "/api/v3/klines":
           return Effect.sync(() => {
             const query = parseKlinesQuery(url.searchParams)
@@ -226,10 +255,19 @@ export const make = (options: SimulatedExchangeOptions = {}) =>
       }
     }
 
+    trading = makeTrading({
+      specs: config.specs,
+      keys: config.keys,
+      balances: config.balances,
+      commissionRate: config.commissionRate,
+      clock: yield* Effect.clock,
+      marketRest
+    })
     const server = yield* serve({
       host: config.host,
       port: config.port,
-      rest,
+      rest: trading.rest,
+      onWsApi: trading.onWsApi,
       knownStream: market.knownStream,
       onSubscribed: () => opened.unsafeOpen(),
       highWaterMark: config.highWaterMark,
@@ -259,6 +297,8 @@ export const make = (options: SimulatedExchangeOptions = {}) =>
     return SimulatedExchange.of({
       wsUrl,
       restUrl,
+      wsApiUrl: `${wsUrl}/ws-api/v3`,
+      control: trading.control,
       port: server.port,
       candlesServed: Effect.sync(market.candlesServed),
       marketTime: Effect.map(Clock.currentTimeMillis, market.simulatedTime),

@@ -53,7 +53,11 @@ const macrotask = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(handle))
 })
 
-export const makeMarket = (config: MarketConfig): Market => {
+/** `onPrice` hears every frame's last price (an 8-decimal string), so resting orders can match against the walk. */
+export const makeMarket = (
+  config: MarketConfig,
+  onPrice: (symbol: string, price: string, eventTime: number) => void = () => {}
+): Market => {
   let startedAt: number | undefined
   const symbols: Array<SymbolMarket> = config.specs.map((spec) => {
     const { next, path } = step(spec, initialState(spec))
@@ -72,6 +76,7 @@ export const makeMarket = (config: MarketConfig): Market => {
     for (const s of symbols) {
       const kline = snapshot(s.path, closing ? subSteps : Math.floor((j * subSteps) / phases))
       publish(s.stream, klineEvent(kline, eventTime))
+      onPrice(s.spec.symbol, kline.close, eventTime)
       if (closing) {
         s.history.push(kline)
         if (s.history.length > config.history) s.history.shift()

@@ -8,17 +8,31 @@ import { Effect, Runtime, type Scope } from "effect"
 import { type WebSocket, WebSocketServer } from "ws"
 import { combinedFrame } from "./Protocol.js"
 
-/** A REST response: status and JSON body. */
+export interface RestRequest {
+  readonly method: string
+  readonly url: URL
+  /** The query string exactly as sent, without the "?": what a signature covers. */
+  readonly rawQuery: string
+  readonly body: string
+  /** The `X-MBX-APIKEY` header. */
+  readonly apiKey: string | undefined
+}
+
+/** A REST response: status, JSON body and extra headers, or a connection closed without an answer. */
 export interface RestResponse {
   readonly status: number
   readonly body: string
+  readonly headers?: Readonly<Record<string, string>>
+  readonly drop?: boolean
 }
 
 export interface ServerOptions {
   readonly host: string
   readonly port: number
-  /** Answers a GET; `undefined` means an unknown path (404). */
-  readonly rest: (url: URL) => Effect.Effect<RestResponse | undefined>
+  /** Answers a request; `undefined` means an unknown path (404). */
+  readonly rest: (request: RestRequest) => Effect.Effect<RestResponse | undefined>
+  /** Serves an upgraded WebSocket API (`/ws-api/v3`) socket. */
+  readonly onWsApi: (ws: WebSocket) => void
   /** Whether the exchange produces data on a stream, to warn about the ones it does not. */
   readonly knownStream: (stream: string) => boolean
   /** Called whenever a socket has subscribed to at least one stream. */
@@ -97,13 +111,23 @@ const control = (client: Client, text: string, knownStream: (s: string) => boole
   return JSON.stringify({ result: null, id })
 }
 
-const sendJson = (res: Http.ServerResponse, status: number, body: string) => {
+const sendJson = (res: Http.ServerResponse, status: number, body: string, headers: Readonly<Record<string, string>> = {}) => {
   res.writeHead(status, {
+    ...headers,
     "content-type": "application/json;charset=UTF-8",
     "content-length": Buffer.byteLength(body)
   })
   res.end(body)
 }
+
+/** The request body, read whole (order parameters may come as a form body). */
+const readBody = (req: Http.IncomingMessage) =>
+  Effect.async<string>((resume) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
+    req.on("error", () => resume(Effect.succeed("")))
+  })
 
 /** Starts the server on `host:port` (0 = any free port); closing the scope terminates every socket and frees the port. */
 export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scope.Scope> =>
@@ -116,11 +140,24 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
 
     const onRequest = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://localhost")
+      const question = (req.url ?? "").indexOf("?")
+      const apiKey = req.headers["x-mbx-apikey"]
       run(
-        (req.method === "GET" ? options.rest(url) : Effect.succeed(undefined)).pipe(
-          Effect.map((response) =>
-            response === undefined ? sendJson(res, 404, "") : sendJson(res, response.status, response.body)
+        readBody(req).pipe(
+          Effect.flatMap((body) =>
+            options.rest({
+              method: req.method ?? "GET",
+              url,
+              rawQuery: question < 0 ? "" : (req.url ?? "").slice(question + 1),
+              body,
+              apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey
+            })
           ),
+          Effect.map((response) => {
+            if (response === undefined) sendJson(res, 404, "")
+            else if (response.drop === true) req.socket.destroy()
+            else sendJson(res, response.status, response.body, response.headers)
+          }),
           Effect.catchAllCause((cause) =>
             Effect.logError("simulated exchange: REST handler failed", cause).pipe(
               Effect.annotateLogs({ path: url.pathname }),
@@ -135,7 +172,16 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
 
     const wss = new WebSocketServer({ noServer: true })
     const server = Http.createServer(onRequest)
+    const apiSockets = new Set<WebSocket>()
     server.on("upgrade", (req: Http.IncomingMessage, socket, head) => {
+      if (new URL(req.url ?? "/", "http://localhost").pathname === "/ws-api/v3") {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          apiSockets.add(ws)
+          ws.on("close", () => apiSockets.delete(ws))
+          options.onWsApi(ws)
+        })
+        return
+      }
       const target = parseStreamPath(new URL(req.url ?? "/", "http://localhost"))
       if (target === undefined) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
@@ -171,6 +217,7 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
         Effect.async<void>((resume) => {
           for (const client of clients) client.ws.terminate()
           clients.clear()
+          for (const ws of apiSockets) ws.terminate()
           wss.close()
           server.close(() => resume(Effect.void))
           server.closeAllConnections()
@@ -235,6 +282,7 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
       },
       pingAll: () => {
         for (const client of clients) if (client.ws.readyState === client.ws.OPEN) client.ws.ping()
+        for (const ws of apiSockets) if (ws.readyState === ws.OPEN) ws.ping()
       },
       connections: () => clients.size
     }
