@@ -3,6 +3,8 @@
  * simulate`: the failures that make trading bots lose or duplicate orders.
  */
 export interface FaultState {
+  /** New orders still to drop before the exchange sees them: the connection closes, nothing is placed. */
+  dropOrderRequests: number
   /** New orders still to accept and then answer by closing the socket, no response. */
   dropOrderResponses: number
   /** New orders still to accept and then answer with `failStatus` (5XX, -1007: execution status unknown). */
@@ -21,6 +23,7 @@ export interface FaultState {
 }
 
 export const noFaults = (): FaultState => ({
+  dropOrderRequests: 0,
   dropOrderResponses: 0,
   failAfterAccept: 0,
   failStatus: 503,

@@ -30,6 +30,8 @@ export interface SimulatedOrder {
 
 /** Tells the running simulator to misbehave, and shows what it holds. Faults apply to the next requests. */
 export interface SimulatorControl {
+  /** Drop the next `count` new orders unseen: the connection closes and nothing is placed. */
+  readonly dropOrderRequests: (count?: number) => Effect.Effect<void>
   /** Accept the next `count` new orders, then close the connection without answering. */
   readonly dropOrderResponses: (count?: number) => Effect.Effect<void>
   /** Accept the next `count` new orders, then answer `status` (default 503) with -1007: execution status unknown. */
@@ -111,6 +113,7 @@ export const makeTrading = (options: TradingOptions) => {
   })
 
   const control: SimulatorControl = {
+    dropOrderRequests: (count = 1) => Effect.sync(() => void (faults.dropOrderRequests = count)),
     dropOrderResponses: (count = 1) => Effect.sync(() => void (faults.dropOrderResponses = count)),
     failAfterAccepting: (count = 1, status = 503) =>
       Effect.sync(() => {

@@ -112,6 +112,10 @@ export const makeTradingApi = (options: TradingApiOptions) => {
     const last = matching.price(rules.symbol)!
     const filter = failedFilter(rules, { type, quantity, price }, last)
     if (filter !== undefined) return error(apiError(400, -1013, `Filter failure: ${filter}`))
+    if (faults.dropOrderRequests > 0) {
+      faults.dropOrderRequests--
+      return { status: 0, body: "", drop: true }
+    }
     const now = options.serverTime()
     const order = matching.place({
       symbol: rules.symbol,

@@ -1,0 +1,183 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { BigDecimal, Context, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
+import type { Order } from "../../../src/domain/Order.js"
+import { BrokerError } from "../../../src/domain/TradingErrors.js"
+import { layer as binanceBroker } from "../../../src/layers/execution/BinanceBroker.js"
+import { Broker } from "../../../src/services/Broker.js"
+import { hmac, hmacKey, startExchange } from "../../support/simulatorTrading.js"
+
+/** A real-time pause: the sockets need real time while the TestClock stands still. */
+const realPause = (ms: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/** Runs `effect` to its end, moving the TestClock 20 ms per 2 ms of real time, so backoffs pass quickly. */
+const drive = <A, E>(effect: Effect.Effect<A, E>, until?: () => Effect.Effect<boolean>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    while (Option.isNone(yield* Fiber.poll(fiber))) {
+      if (until !== undefined && (yield* until())) return fiber
+      yield* realPause(2)
+      yield* TestClock.adjust("20 millis")
+    }
+    return fiber
+  })
+
+const order = (clientOrderId: string, overrides: Partial<Order> = {}): Order => ({
+  clientOrderId,
+  symbol: "BTCUSDT",
+  side: "BUY",
+  type: "MARKET",
+  quantity: BigDecimal.unsafeFromString("0.001"),
+  price: BigDecimal.unsafeFromString("42000"),
+  status: "NEW",
+  createdAt: 0,
+  updatedAt: 0,
+  ...overrides
+})
+
+/** The simulator and a broker on it, both on the test's clock. */
+const setup = Effect.gen(function*() {
+  // a realistic epoch: a clock skewed backwards from 0 would sign negative timestamps
+  yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
+  const exchange = yield* startExchange()
+  const signer = yield* hmac
+  const broker = yield* Layer.build(
+    binanceBroker({
+      restUrl: exchange.restUrl,
+      apiKey: Redacted.make(hmacKey.apiKey),
+      signer,
+      notFoundGrace: "3 seconds"
+    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  ).pipe(Effect.map(Context.get(Broker)))
+  /** Every client order id the exchange holds, with how many orders carry it. */
+  const idCounts = Effect.map(exchange.control.orders, (orders) => {
+    const counts: Record<string, number> = {}
+    for (const o of orders) counts[o.clientOrderId] = (counts[o.clientOrderId] ?? 0) + 1
+    return counts
+  })
+  return { exchange, broker, idCounts }
+}).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+
+const submit = (broker: Context.Tag.Service<Broker>, o: Order) =>
+  Effect.flatMap(drive(broker.submit(o)), Fiber.await)
+
+const fillOf = <A, E>(exit: Exit.Exit<A, E>) => {
+  if (Exit.isFailure(exit)) throw new Error(`expected a fill, got ${String(exit.cause)}`)
+  return exit.value
+}
+
+describe("BinanceBroker (against the simulated exchange)", () => {
+  it.scoped("places a MARKET order once, rounded down to the step, with its fill and fee in the quote asset", () =>
+    Effect.gen(function*() {
+      const { broker, idCounts } = yield* setup
+      const o = order("bb-1", { quantity: BigDecimal.unsafeFromString("0.0012345") })
+      const fill = fillOf(yield* submit(broker, o))
+      expect(fill).toMatchObject({ clientOrderId: "bb-1", status: "FILLED", symbol: "BTCUSDT", side: "BUY" })
+      expect(BigDecimal.format(fill.quantity)).toBe("0.00123")
+      expect(BigDecimal.format(fill.price)).toBe("42000")
+      // 0.00000123 BTC of commission at 42000
+      expect(BigDecimal.format(fill.fee)).toBe("0.05166")
+      const again = fillOf(yield* submit(broker, o))
+      expect(again).toEqual(fill)
+      expect(yield* idCounts).toEqual({ "bb-1": 1 })
+    }))
+
+  it.scoped("refuses before sending what the filters would refuse, naming the filter", () =>
+    Effect.gen(function*() {
+      const { broker, idCounts } = yield* setup
+      const refusal = (o: Order) =>
+        Effect.map(submit(broker, o), (exit) => {
+          if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") throw new Error("expected a refusal")
+          expect(exit.cause.error).toBeInstanceOf(BrokerError)
+          expect(exit.cause.error.rejected).toBe(true)
+          return exit.cause.error.message
+        })
+      expect(yield* refusal(order("f-1", { quantity: BigDecimal.unsafeFromString("0.000009") }))).toContain(
+        "Filter failure: LOT_SIZE"
+      )
+      expect(yield* refusal(order("f-2", { quantity: BigDecimal.unsafeFromString("0.0001") }))).toMatch(
+        /^Filter failure: NOTIONAL: notional 4\.2 is below NOTIONAL minNotional 5/
+      )
+      expect(yield* refusal(order("f-3", { quantity: BigDecimal.unsafeFromString("1000") }))).toContain("MARKET_LOT_SIZE")
+      expect(yield* refusal(order("f-4", { type: "LIMIT", price: BigDecimal.unsafeFromString("0.001") }))).toContain(
+        "Filter failure: PRICE_FILTER"
+      )
+      expect(yield* refusal(order("f-5", { symbol: "XRPUSDT" }))).toContain("not a symbol")
+      // the exchange's own refusal: more than the balance
+      expect(yield* refusal(order("f-6", { quantity: BigDecimal.unsafeFromString("5") }))).toContain("-2010")
+      expect(yield* idCounts).toEqual({})
+    }))
+
+  it.scoped("an accepted order whose answer was dropped is found by its client id, not placed again", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.dropOrderResponses(1)
+      const fill = fillOf(yield* submit(broker, order("drop-1")))
+      expect(fill.status).toBe("FILLED")
+      expect(BigDecimal.format(fill.quantity)).toBe("0.001")
+      expect(yield* idCounts).toEqual({ "drop-1": 1 })
+    }))
+
+  it.scoped("a 5XX after accepting: execution status unknown, found, not placed again", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.failAfterAccepting(2, 503)
+      fillOf(yield* submit(broker, order("5xx-1")))
+      fillOf(yield* submit(broker, order("5xx-2")))
+      expect(yield* idCounts).toEqual({ "5xx-1": 1, "5xx-2": 1 })
+    }))
+
+  it.scoped("a request lost before the exchange saw it is placed again only after -2013 for the grace", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.dropOrderRequests(1)
+      const start = yield* TestClock.currentTimeMillis
+      const fill = fillOf(yield* submit(broker, order("lost-1")))
+      expect(fill.status).toBe("FILLED")
+      expect((yield* TestClock.currentTimeMillis) - start).toBeGreaterThanOrEqual(3_000)
+      expect(yield* idCounts).toEqual({ "lost-1": 1 })
+    }))
+
+  it.scoped("-1021 after the server's clock moved: resynced once, then placed", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.skewClock(30_000)
+      fillOf(yield* submit(broker, order("skew-1")))
+      yield* exchange.control.skewClock(-30_000)
+      fillOf(yield* submit(broker, order("skew-2")))
+      expect(yield* idCounts).toEqual({ "skew-1": 1, "skew-2": 1 })
+    }))
+
+  it.scoped("429 and 418: waits Retry-After, then sends; the order is never dropped", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.rateLimit({ count: 2, retryAfterSeconds: 3 })
+      const start = yield* TestClock.currentTimeMillis
+      fillOf(yield* submit(broker, order("rl-1")))
+      expect((yield* TestClock.currentTimeMillis) - start).toBeGreaterThanOrEqual(6_000)
+      yield* exchange.control.rateLimit({ count: 1, retryAfterSeconds: 2, status: 418 })
+      fillOf(yield* submit(broker, order("rl-2")))
+      expect(yield* idCounts).toEqual({ "rl-1": 1, "rl-2": 1 })
+    }))
+
+  it.scoped("a MARKET order filled in parts is queried until it is filled", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      yield* exchange.control.fillMarketInParts(2)
+      const partly = Effect.map(exchange.control.orders, (orders) => orders.some((o) => o.status === "PARTIALLY_FILLED"))
+      const fiber = yield* drive(broker.submit(order("parts-1", { quantity: BigDecimal.unsafeFromString("0.002") })), () => partly)
+      yield* exchange.control.setPrice("BTCUSDT", "43000.00")
+      const fill = fillOf(yield* Effect.flatMap(drive(Fiber.join(fiber)), Fiber.await))
+      expect(fill.status).toBe("FILLED")
+      expect(BigDecimal.format(fill.quantity)).toBe("0.002")
+      // (0.001 x 42000 + 0.001 x 43000) / 0.002
+      expect(BigDecimal.format(fill.price)).toBe("42500")
+      // 0.000001 BTC at 42000 from the answer's fill, 0.1% of 43 for the part only the query saw
+      expect(BigDecimal.format(fill.fee)).toBe("0.085")
+      expect(yield* idCounts).toEqual({ "parts-1": 1 })
+    }))
+})
