@@ -33,7 +33,11 @@ export interface Order extends Schema.Schema.Type<typeof Order> {}
 export const FillStatus = Schema.Literal("PARTIALLY_FILLED", "FILLED")
 export type FillStatus = typeof FillStatus.Type
 
-/** An execution of (part of) an order, at an exact price, with its fee in the quote asset. */
+/**
+ * An execution of (part of) an order, at an exact price, with its fee in the quote asset. An order filled in
+ * parts has one fill per part (`PARTIALLY_FILLED`, the last `FILLED`), each with its own quantity, price and fee;
+ * an exchange's fills also carry the order's cumulative quantity and quote so far and the commission as charged.
+ */
 export const Fill = Schema.Struct({
   clientOrderId: Schema.String,
   tradeId: Schema.String,
@@ -45,7 +49,14 @@ export const Fill = Schema.Struct({
   fee: Decimal,
   status: FillStatus,
   orderCreatedAt: Schema.Number,
-  filledAt: Schema.Number
+  filledAt: Schema.Number,
+  /** The order's executed quantity with this fill included. */
+  cumulativeQuantity: Schema.optional(Decimal),
+  /** The order's executed quote (sum of quantity x price) with this fill included. */
+  cumulativeQuote: Schema.optional(Decimal),
+  /** The commission as the exchange charged it, in `commissionAsset` (`fee` is its value in the quote asset). */
+  commission: Schema.optional(Decimal),
+  commissionAsset: Schema.optional(Schema.String)
 })
 export interface Fill extends Schema.Schema.Type<typeof Fill> {}
 

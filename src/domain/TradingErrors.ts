@@ -29,10 +29,15 @@ export class OrderRefused extends Data.TaggedError("OrderRefused")<{
   }
 }
 
-/** The broker refused or failed to execute an order; `rejected` is true when the exchange said no (not a fault). */
+/**
+ * The broker refused or failed to execute an order; `rejected` is true when the order has ended without (the rest
+ * of) its fill: the exchange said no, or `ended` says it was cancelled or expired (a business outcome, not a fault).
+ */
 export class BrokerError extends Data.TaggedError("BrokerError")<{
   readonly clientOrderId: string
   readonly message: string
   readonly rejected: boolean
+  /** How a `rejected` order ended on the exchange; absent: refused (`REJECTED`). */
+  readonly ended?: "CANCELLED" | "EXPIRED"
   readonly cause?: unknown
 }> {}

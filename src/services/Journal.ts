@@ -60,8 +60,8 @@ export interface UndecodableEntry {
   readonly reason: string
 }
 
-/** The event that settled an order: its fill or its rejection. */
-export type OrderOutcome = BusEvent<"OrderFilled" | "OrderRejected">
+/** The event that settled an order: its (last) fill, its rejection or its cancellation. */
+export type OrderOutcome = BusEvent<"OrderFilled" | "OrderRejected" | "OrderCancelled">
 
 export interface AppendOptions {
   /**
@@ -91,7 +91,7 @@ export class Journal extends Context.Tag("trading-bus/Journal")<Journal, {
   readonly markDone: (eventId: string) => Effect.Effect<void, JournalError>
   /** The events not done, in append order (those that cannot be decoded are left out: see `undecodable`). */
   readonly pending: Effect.Effect<ReadonlyArray<JournalEntry>, JournalError>
-  /** The first journaled fill or rejection of an order, if any. */
+  /** The first journaled outcome of an order (a `FILLED` fill, a rejection, a cancellation), if any. */
   readonly outcomeOf: (clientOrderId: string) => Effect.Effect<Option.Option<OrderOutcome>, JournalError>
   /** Every journaled event about an order (`Order*`), in append order (undecodable ones left out). */
   readonly orderEvents: Effect.Effect<ReadonlyArray<JournalEntry>, JournalError>

@@ -46,11 +46,11 @@ export const makeBacktestFills = (model: FillModel, onHeld: () => void = () => {
     Broker,
     Effect.map(Broker, (inner) =>
       Broker.of({
-        submit: (order) =>
+        submit: (order, options) =>
           Effect.gen(function*() {
             if (model === "close") {
               const candle = current.get(order.symbol)
-              const fill = yield* inner.submit(order)
+              const fill = yield* inner.submit(order, options)
               // the fill's time is the market's (the candle's close), not the machine's
               return candle === undefined ? fill : { ...fill, filledAt: candle.closeTime }
             }
@@ -62,7 +62,7 @@ export const makeBacktestFills = (model: FillModel, onHeld: () => void = () => {
               Effect.onInterrupt(() => Effect.sync(() => void (parked = parked.filter((p) => p !== entry))))
             )
             if (next === undefined) return yield* Effect.fail(unfilledError(order.clientOrderId))
-            const fill = yield* inner.submit({ ...order, price: decimalFromNumber(next.open) })
+            const fill = yield* inner.submit({ ...order, price: decimalFromNumber(next.open) }, options)
             return { ...fill, filledAt: next.openTime }
           })
       }))

@@ -1,24 +1,34 @@
 /**
- * Executes orders on Binance Spot (or anything speaking its REST API, such
- * as the simulated exchange), built never to place an order twice: our
- * `clientOrderId` is sent as `newClientOrderId`, and a send whose outcome is
- * UNKNOWN (timeout, dropped connection, 5XX, -1007) is followed by queries
- * by `origClientOrderId`; the order is placed again only once the exchange
- * has said, for longer than `notFoundGrace`, that it does not have it.
+ * Executes orders on Binance Spot (or anything speaking its API: the testnet,
+ * the simulated exchange), built never to place an order twice: our
+ * `clientOrderId` is sent as `newClientOrderId`, the send is journaled first
+ * (`OrderSteps`), and a send whose outcome is UNKNOWN (a timeout, a dropped
+ * connection, a 5XX, -1007) or that a crash interrupted is followed by
+ * queries by `origClientOrderId`; the order is placed again only once the
+ * exchange has said, for longer than `notFoundGrace`, that it does not have it.
+ * Its parts come from the answers, the queries and the user data stream
+ * (`executionReport`s), each counted once.
  */
 import type { HttpClient } from "@effect/platform"
-import { BigDecimal, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, type Redacted, Schema } from "effect"
+import type { Socket } from "@effect/platform"
+import { Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Option, Queue, type Redacted } from "effect"
 import { formatDecimal } from "../../domain/Decimal.js"
 import type { Fill, Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
-import { Broker } from "../../services/Broker.js"
-import { ExchangeInfo, parseExchangeInfo, roundOrder, type SymbolFilters } from "./internal/binance/Filters.js"
-import { makeRestClient, type Outcome, type RestClient } from "./internal/binance/RestClient.js"
+import { Broker, type OrderUpdate } from "../../services/Broker.js"
+import { ExchangeAccount } from "../../services/ExchangeAccount.js"
+import { OrderSteps, type OrderStep } from "../../services/OrderSteps.js"
+import { type ExchangeSession, makeExchangeSession } from "./internal/binance/ExchangeSession.js"
+import { roundOrder } from "./internal/binance/Filters.js"
+import { makeOrderProgress, type OrderEnd, type OrderView } from "./internal/binance/OrderProgress.js"
+import { viewOfAnswer } from "./internal/binance/OrderViews.js"
 import type { Signer } from "./internal/binance/signing.js"
 
 export interface BinanceBrokerOptions {
   /** As "https://api.binance.com" or "https://testnet.binance.vision"; no trailing slash. */
   readonly restUrl: string
+  /** The WebSocket API for the user data stream, as "wss://ws-api.binance.com:443/ws-api/v3"; without it, queries only. */
+  readonly wsApiUrl?: string
   readonly apiKey: Redacted.Redacted<string>
   /** From `hmacSigner` or `ed25519Signer` (signing.ts). */
   readonly signer: Signer
@@ -46,102 +56,32 @@ export class BinanceBrokerStartError extends Data.TaggedError("BinanceBrokerStar
   }
 }
 
-const Dec = Schema.BigDecimal
-const OrderAnswer = Schema.Struct({
-  orderId: Schema.Number,
-  status: Schema.String,
-  executedQty: Dec,
-  cummulativeQuoteQty: Dec,
-  transactTime: Schema.optional(Schema.Number),
-  updateTime: Schema.optional(Schema.Number),
-  fills: Schema.optional(Schema.Array(Schema.Struct({
-    price: Dec,
-    qty: Dec,
-    commission: Dec,
-    commissionAsset: Schema.String,
-    tradeId: Schema.Number
-  })))
-})
-type OrderAnswer = typeof OrderAnswer.Type
-const decodeAnswer = Schema.decodeUnknownEither(OrderAnswer)
-const Account = Schema.Struct({ commissionRates: Schema.Struct({ taker: Dec }) })
-
-const open = new Set(["NEW", "PARTIALLY_FILLED", "PENDING_NEW"])
 /** Codes that mean this order was refused (filters, balance, parameters), not that something is broken. */
 const isRejection = (code: number) => code === -2010 || code === -1013 || (code <= -1100 && code >= -1199)
 
-/** The fill an order's answer describes: average price, fee in the quote asset. */
-const toFill = (
-  order: Order,
-  answer: OrderAnswer,
-  filters: SymbolFilters,
-  takerRate: BigDecimal.BigDecimal,
-  filledAt: number
-): Fill => {
-  const fills = answer.fills ?? []
-  let fee = BigDecimal.make(0n, 0)
-  let seenQuote = BigDecimal.make(0n, 0)
-  for (const f of fills) {
-    seenQuote = BigDecimal.sum(seenQuote, BigDecimal.multiply(f.qty, f.price))
-    if (f.commissionAsset === filters.quoteAsset) fee = BigDecimal.sum(fee, f.commission)
-    else if (f.commissionAsset === filters.baseAsset) fee = BigDecimal.sum(fee, BigDecimal.multiply(f.commission, f.price))
-  }
-  // parts the answer has no fills for (an order found by a query): the account's taker rate on their notional
-  const unseen = BigDecimal.subtract(answer.cummulativeQuoteQty, seenQuote)
-  if (BigDecimal.isPositive(unseen)) fee = BigDecimal.sum(fee, BigDecimal.multiply(unseen, takerRate))
-  const price = fills.length === 1
-    ? fills[0]!.price
-    : BigDecimal.round(BigDecimal.unsafeDivide(answer.cummulativeQuoteQty, answer.executedQty), { scale: 8, mode: "half-even" })
-  return {
-    clientOrderId: order.clientOrderId,
-    tradeId: fills.length > 0 ? fills.map((f) => f.tradeId).join("+") : `order-${answer.orderId}`,
-    symbol: order.symbol,
-    side: order.side,
-    type: order.type,
-    quantity: BigDecimal.normalize(answer.executedQty),
-    price: BigDecimal.normalize(price),
-    fee: BigDecimal.normalize(BigDecimal.round(fee, { scale: 8, mode: "half-even" })),
-    status: answer.status === "FILLED" ? "FILLED" : "PARTIALLY_FILLED",
-    orderCreatedAt: order.createdAt,
-    filledAt
-  }
-}
+const endedAs = (status: string): "CANCELLED" | "EXPIRED" | undefined =>
+  status === "CANCELED" || status === "PENDING_CANCEL" ? "CANCELLED" : status.startsWith("EXPIRED") ? "EXPIRED" : undefined
 
 const make = (options: BinanceBrokerOptions) =>
   Effect.gen(function*() {
-    const requestTimeout = Duration.decode(options.requestTimeout ?? "10 seconds")
     const grace = Duration.toMillis(Duration.decode(options.notFoundGrace ?? "10 seconds"))
     const firstInterval = Duration.toMillis(Duration.decode(options.queryInterval ?? "200 millis"))
     const maxInterval = Duration.toMillis(Duration.decode(options.maxQueryInterval ?? "5 seconds"))
-    const startError = (reason: string) => new BinanceBrokerStartError({ restUrl: options.restUrl, reason })
-    const rest: RestClient = yield* makeRestClient({
-      restUrl: options.restUrl,
-      apiKey: options.apiKey,
-      signer: options.signer,
-      recvWindow: options.recvWindow ?? 5000,
-      requestTimeout
-    })
-    if (!(yield* rest.syncTime)) return yield* startError("GET /api/v3/time failed")
-    const ok = (outcome: Outcome, what: string): Effect.Effect<unknown, BinanceBrokerStartError> =>
-      outcome._tag === "Ok"
-        ? Effect.succeed(outcome.body)
-        : Effect.fail(startError(`${what}: ${outcome._tag === "Refused" ? `${outcome.code} ${outcome.msg}` : outcome.reason}`))
-    const info = yield* ok(yield* rest.send("GET", "/api/v3/exchangeInfo", [], false), "exchangeInfo").pipe(
-      Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(ExchangeInfo)(body), () => startError("exchangeInfo unreadable")))
-    )
-    const symbols = parseExchangeInfo(info)
-    const account = yield* ok(yield* rest.send("GET", "/api/v3/account", [["omitZeroBalances", "true"]]), "account").pipe(
-      Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(Account)(body), () => startError("account unreadable")))
-    )
-    const takerRate = account.commissionRates.taker
-    yield* Effect.sleep(options.timeSyncInterval ?? "5 minutes").pipe(
-      Effect.zipRight(rest.syncTime),
-      Effect.forever,
-      Effect.interruptible,
-      Effect.forkScoped
-    )
-
     const clock = yield* Effect.clock
+    const steps = Option.getOrUndefined(yield* Effect.serviceOption(OrderSteps))
+    /** The inbox of each order being worked on: what the user data stream said of it, or "query" (a reconnect). */
+    const inboxes = new Map<string, Queue.Queue<OrderView | "query">>()
+    const session: ExchangeSession = yield* makeExchangeSession(options, {
+      onView: (clientOrderId, view) =>
+        Effect.suspend(() => {
+          const inbox = inboxes.get(clientOrderId)
+          return inbox === undefined ? Effect.void : Queue.offer(inbox, view)
+        }),
+      tracked: () => [...inboxes.keys()],
+      queryAll: Effect.suspend(() => Effect.forEach(inboxes.values(), (inbox) => Queue.offer(inbox, "query"), { discard: true }))
+    })
+    const { rest, symbols, takerRate } = session
+
     const outcomes = new Map<string, Deferred.Deferred<Fill, BrokerError> | Exit.Exit<Fill, BrokerError>>()
     /** Orders sent whose outcome this process never learned: a resubmission asks before it places. */
     const inDoubt = new Set<string>()
@@ -150,8 +90,15 @@ const make = (options: BinanceBrokerOptions) =>
       new BrokerError({ clientOrderId: order.clientOrderId, message, rejected: false, ...(cause === undefined ? {} : { cause }) })
     const rejected = (order: Order, message: string) =>
       new BrokerError({ clientOrderId: order.clientOrderId, message, rejected: true })
+    const record = (order: Order, step: OrderStep["step"], detail?: string) =>
+      steps === undefined ? Effect.void : steps.record({
+        clientOrderId: order.clientOrderId,
+        step,
+        at: clock.unsafeCurrentTimeMillis(),
+        ...(detail === undefined ? {} : { detail })
+      }).pipe(Effect.mapError((error) => fault(order, `cannot journal the order's step ${step}: ${error.message}`, error)))
 
-    const execute = (order: Order): Effect.Effect<Fill, BrokerError> =>
+    const execute = (order: Order, onUpdate: (update: OrderUpdate) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         const filters = symbols.get(order.symbol)
         if (filters === undefined) return yield* rejected(order, `${order.symbol} is not a symbol of the exchange`)
@@ -170,55 +117,95 @@ const make = (options: BinanceBrokerOptions) =>
         ]
         const query: ReadonlyArray<readonly [string, string]> = [["symbol", order.symbol], ["origClientOrderId", order.clientOrderId]]
 
-        /** An answer with a status: filled, partly filled and done, refused, or still open (queried until done). */
-        const settle = (body: unknown): Effect.Effect<Fill | "open", BrokerError> => {
-          const answer = decodeAnswer(body)
-          if (Either.isLeft(answer)) return Effect.fail(fault(order, "unreadable order answer from the exchange"))
-          const a = answer.right
-          if (open.has(a.status)) return Effect.succeed("open")
-          if (a.status === "FILLED" || BigDecimal.isPositive(a.executedQty)) {
-            return Effect.succeed(toFill(order, a, filters, takerRate, a.transactTime ?? a.updateTime ?? clock.unsafeCurrentTimeMillis()))
-          }
-          return Effect.fail(rejected(order, `the exchange ended the order ${a.status}`))
+        // what an earlier attempt (of this process, or of one a crash stopped) did
+        const earlier = steps === undefined ? [] : yield* steps.stepsOf(order.clientOrderId).pipe(
+          Effect.mapError((error) => fault(order, `not sent: cannot read its journaled steps: ${error.message}`, error))
+        )
+        const lastSend = [...earlier].reverse().find((s) => s.step === "sending")
+        const sentBefore = inDoubt.has(order.clientOrderId) || lastSend !== undefined
+        const already = sentBefore && steps !== undefined
+          ? yield* steps.fillsOf(order.clientOrderId).pipe(Effect.mapError((error) => fault(order, error.message, error)))
+          : []
+        const progress = makeOrderProgress(order, filters, takerRate, already)
+        let placedSaid = earlier.some((s) => s.step === "placed")
+        const inbox = yield* Queue.unbounded<OrderView | "query">()
+        inboxes.set(order.clientOrderId, inbox)
+        yield* Effect.addFinalizer(() => Effect.sync(() => inboxes.delete(order.clientOrderId)))
+
+        /** Counts what a view adds: the acknowledgement, the parts, the end. */
+        const absorb = (view: OrderView): Effect.Effect<OrderEnd | undefined, BrokerError> =>
+          Effect.gen(function*() {
+            if (!placedSaid) {
+              placedSaid = true
+              yield* record(order, "placed", `orderId ${view.orderId}`)
+              yield* onUpdate({ _tag: "Placed", order: { ...order, quantity, status: "PLACED", updatedAt: view.time } })
+            }
+            const progressed = progress.apply(view)
+            for (const fill of progressed.fills) yield* onUpdate({ _tag: "PartlyFilled", fill })
+            if (progressed.end !== undefined) yield* record(order, "ended", view.status)
+            return progressed.end
+          })
+
+        const finish = (end: OrderEnd): Effect.Effect<Fill, BrokerError> => {
+          if (end._tag === "Filled") return Effect.succeed(end.fill)
+          const ended = endedAs(end.status)
+          return Effect.fail(new BrokerError({
+            clientOrderId: order.clientOrderId,
+            message: end.reason,
+            rejected: true,
+            ...(ended === undefined ? {} : { ended })
+          }))
         }
 
-        let sentAt = -1
-        let placeNow = !inDoubt.has(order.clientOrderId)
+        let sentAt = lastSend?.at ?? -1
+        let placeNow = !sentBefore
         let interval = firstInterval
-        const backoff = Effect.suspend(() => {
-          const wait = interval
-          interval = Math.min(maxInterval, interval * 2)
-          return Effect.sleep(Duration.millis(wait))
-        })
         while (true) {
           if (placeNow) {
             placeNow = false
+            // journaled before it leaves: a crash from here on is followed by a query, never a blind resend
+            yield* record(order, "sending")
             sentAt = clock.unsafeCurrentTimeMillis()
             inDoubt.add(order.clientOrderId)
             const placed = yield* rest.send("POST", "/api/v3/order", params)
             if (placed._tag === "Refused") {
               inDoubt.delete(order.clientOrderId)
+              yield* record(order, "ended", `${placed.code} ${placed.msg}`)
               const message = `Binance refused the order: ${placed.code} ${placed.msg}`
               return yield* (isRejection(placed.code) ? rejected(order, message) : fault(order, message))
             }
             if (placed._tag === "Ok") {
-              const settled = yield* settle(placed.body)
-              if (settled !== "open") return settled
+              const view = viewOfAnswer(placed.body, clock.unsafeCurrentTimeMillis())
+              if (view === undefined) return yield* fault(order, "unreadable order answer from the exchange")
+              const end = yield* absorb(view)
+              if (end !== undefined) return yield* finish(end)
             } else {
+              yield* record(order, "unknown", placed.reason)
               yield* Effect.logWarning("binance: order status unknown, asking the exchange").pipe(
                 Effect.annotateLogs({ clientOrderId: order.clientOrderId, reason: placed.reason })
               )
             }
           }
-          yield* backoff
+          // wait for the user data stream to say something of it, at most the backoff, then ask
+          const wait = interval
+          interval = Math.min(maxInterval, interval * 2)
+          const heard = yield* Queue.take(inbox).pipe(Effect.timeoutOption(Duration.millis(wait)))
+          if (Option.isSome(heard) && heard.value !== "query") {
+            const end = yield* absorb(heard.value)
+            if (end !== undefined) return yield* finish(end)
+            continue
+          }
           const found = yield* rest.send("GET", "/api/v3/order", query)
           if (found._tag === "Ok") {
-            const settled = yield* settle(found.body)
-            if (settled !== "open") return settled
+            const view = viewOfAnswer(found.body, clock.unsafeCurrentTimeMillis())
+            if (view === undefined) return yield* fault(order, "unreadable order query answer from the exchange")
+            const end = yield* absorb(view)
+            if (end !== undefined) return yield* finish(end)
           } else if (found._tag === "Refused" && found.code === -2013) {
             if (sentAt < 0) sentAt = clock.unsafeCurrentTimeMillis()
             // not known: only after the grace is it not placed, and only then is it sent again
             if (clock.unsafeCurrentTimeMillis() - sentAt >= grace) {
+              yield* record(order, "not-found", `-2013 for ${clock.unsafeCurrentTimeMillis() - sentAt} ms`)
               yield* Effect.logWarning("binance: the exchange does not have the order, placing it again").pipe(
                 Effect.annotateLogs({ clientOrderId: order.clientOrderId })
               )
@@ -229,16 +216,16 @@ const make = (options: BinanceBrokerOptions) =>
             return yield* fault(order, `Binance refused the order query: ${found.code} ${found.msg}`)
           }
         }
-      })
+      }).pipe(Effect.scoped)
 
-    return Broker.of({
-      submit: (order) =>
+    const broker = Broker.of({
+      submit: (order, submitOptions) =>
         Effect.suspend(() => {
           const known = outcomes.get(order.clientOrderId)
           if (known !== undefined) return Exit.isExit(known) ? known : Deferred.await(known)
           const outcome = Deferred.unsafeMake<Fill, BrokerError>(FiberId.none)
           outcomes.set(order.clientOrderId, outcome)
-          return execute(order).pipe(
+          return execute(order, submitOptions?.onUpdate ?? (() => Effect.void)).pipe(
             Effect.onExit((exit) => {
               // a fault or an interruption is not an outcome: a resubmission asks the exchange again
               const final = Exit.isSuccess(exit) || (Exit.isFailure(exit) && !Exit.isInterrupted(exit) &&
@@ -252,12 +239,19 @@ const make = (options: BinanceBrokerOptions) =>
           )
         })
     })
+    return Context.make(Broker, broker).pipe(Context.add(ExchangeAccount, session.account))
   })
 
 /**
- * The broker as a scoped layer: at start it syncs the server time, reads the symbols' filters (`exchangeInfo`) and
- * the account's commission rates, then keeps the time offset fresh. Needs an `HttpClient`.
+ * The broker as a scoped layer, with the account it trades for: at start it syncs the server time, reads the
+ * symbols' filters (`exchangeInfo`) and the account's commission rates, subscribes to the user data stream
+ * (with `wsApiUrl`), then keeps the time offset fresh. Journals each order's steps when `OrderSteps` is given.
  */
 export const layer = (
   options: BinanceBrokerOptions
-): Layer.Layer<Broker, BinanceBrokerStartError, HttpClient.HttpClient> => Layer.scoped(Broker, make(options))
+): Layer.Layer<
+  Broker | ExchangeAccount,
+  BinanceBrokerStartError,
+  HttpClient.HttpClient | Socket.WebSocketConstructor
+> => Layer.scopedContext(make(options))
+

@@ -3,7 +3,7 @@ import { makeEvent } from "../../domain/BusEvent.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Fill, Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
-import { Broker } from "../../services/Broker.js"
+import { Broker, type SubmitOptions } from "../../services/Broker.js"
 import { EventBus } from "../../services/EventBus.js"
 
 export type BreakerStatus = "closed" | "open" | "half-open"
@@ -148,9 +148,9 @@ const make = (options: CircuitBreakerOptions) =>
         return Effect.succeed(status === "open")
       })
 
-    const call = (order: Order, probe: boolean) =>
+    const call = (order: Order, probe: boolean, options: SubmitOptions | undefined) =>
       Effect.uninterruptibleMask((restore) =>
-        restore(inner.submit(order)).pipe(
+        restore(inner.submit(order, options)).pipe(
           Effect.exit,
           Effect.tap((exit) => record(exit, probe))
         )
@@ -165,12 +165,16 @@ const make = (options: CircuitBreakerOptions) =>
       })
 
     /** Waits (at most until `deadline`) for the breaker to let this order through, then sends it. */
-    const guarded = (order: Order, deadline: number): Effect.Effect<Exit.Exit<Fill, BrokerError>, BrokerError> =>
+    const guarded = (
+      order: Order,
+      deadline: number,
+      options: SubmitOptions | undefined
+    ): Effect.Effect<Exit.Exit<Fill, BrokerError>, BrokerError> =>
       Effect.gen(function*() {
         while (true) {
           const now = yield* Clock.currentTimeMillis
           if (status === "closed") {
-            const exit = yield* call(order, false)
+            const exit = yield* call(order, false, options)
             // the failure that opened the breaker: the order waits for the probe instead of failing
             if (Exit.isSuccess(exit) || current() !== "open") return exit
             continue
@@ -179,7 +183,7 @@ const make = (options: CircuitBreakerOptions) =>
           if (status === "open" && now >= until) setStatus("half-open")
           if (status === "half-open" && !probing) {
             probing = true
-            const exit = yield* call(order, true)
+            const exit = yield* call(order, true, options)
             if (Exit.isSuccess(exit) || current() !== "open") return exit
             continue
           }
@@ -194,16 +198,16 @@ const make = (options: CircuitBreakerOptions) =>
       })
 
     const broker = Broker.of({
-      submit: (order) =>
+      submit: (order, options) =>
         status === "closed"
-          ? Effect.flatten(call(order, false)).pipe(
+          ? Effect.flatten(call(order, false, options)).pipe(
             Effect.catchIf(
               // this failure opened the breaker (threshold 1): wait for the probe like any other order
               () => status === "open",
-              () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis)))
+              () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis, options)))
             )
           )
-          : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis)))
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis, options)))
     })
 
     const state = BreakerState.of({

@@ -6,7 +6,7 @@ import { Journal } from "../../services/Journal.js"
 /**
  * Makes the Broker it wraps idempotent across restarts: an order whose fill
  * or rejection is in the Journal is not executed again; its recorded outcome
- * is returned instead (the fill as it was, the rejection with its reason).
+ * is returned instead (the last fill as it was, the rejection or cancellation with its reason).
  * Without a Journal in the context it is the wrapped Broker unchanged. When
  * the journal cannot be read the order is not executed (at most once) and
  * fails with a `BrokerError` that is not a rejection.
@@ -19,7 +19,7 @@ export const layer: Layer.Layer<Broker, never, Broker> = Layer.effect(
     if (Option.isNone(journal)) return inner
     const { outcomeOf } = journal.value
     return Broker.of({
-      submit: (order) =>
+      submit: (order, options) =>
         outcomeOf(order.clientOrderId).pipe(
           Effect.mapError((error) =>
             new BrokerError({
@@ -30,15 +30,16 @@ export const layer: Layer.Layer<Broker, never, Broker> = Layer.effect(
             })
           ),
           Effect.flatMap(Option.match({
-            onNone: () => inner.submit(order),
+            onNone: () => inner.submit(order, options),
             onSome: (outcome) =>
               outcome.type === "OrderFilled"
                 ? Effect.succeed(outcome.payload)
                 : Effect.fail(
                   new BrokerError({
                     clientOrderId: order.clientOrderId,
-                    message: outcome.payload.reason ?? "rejected (journaled)",
-                    rejected: true
+                    message: outcome.payload.reason ?? `${outcome.type === "OrderCancelled" ? "cancelled" : "rejected"} (journaled)`,
+                    rejected: true,
+                    ...(outcome.type === "OrderCancelled" ? { ended: "CANCELLED" as const } : {})
                   })
                 )
           }))

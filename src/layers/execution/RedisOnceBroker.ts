@@ -51,12 +51,12 @@ const make = (options: RedisOnceBrokerOptions): Effect.Effect<Broker["Type"], Re
       })
 
     return Broker.of({
-      submit: (order) =>
+      submit: (order, options) =>
         Effect.gen(function*() {
           const key = executedKey(namespace, order.clientOrderId)
           const claimed = yield* conn.send(["SET", key, `executing by ${consumer}`, "NX"])
           if (claimed !== "OK") return yield* recorded(order.clientOrderId, key)
-          const exit = yield* Effect.exit(inner.submit(order))
+          const exit = yield* Effect.exit(inner.submit(order, options))
           if (exit._tag === "Success") {
             yield* conn.send(["SET", key, encodeOutcome({ filled: exit.value })])
             return exit.value

@@ -34,7 +34,10 @@ export const netPositions = (fills: ReadonlyArray<Fill>): ReadonlyMap<string, Bi
 export const openOrdersOf = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<Order> => {
   const settled = new Set<string>()
   for (const { event } of entries) {
-    if (event.type === "OrderFilled" || event.type === "OrderRejected" || event.type === "OrderCancelled") {
+    if (
+      (event.type === "OrderFilled" && event.payload.status === "FILLED") || event.type === "OrderRejected" ||
+      event.type === "OrderCancelled"
+    ) {
       settled.add(event.payload.clientOrderId)
     }
   }

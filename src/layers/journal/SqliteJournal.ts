@@ -289,7 +289,8 @@ const make = (options: SqliteJournalOptions) =>
       ),
       outcomeOf: (clientOrderId) =>
         sql<Row>`SELECT ${columns} FROM events
-          WHERE client_order_id = ${clientOrderId} AND (type = 'OrderFilled' OR type = 'OrderRejected')
+          WHERE client_order_id = ${clientOrderId} AND (type IN ('OrderRejected', 'OrderCancelled') OR
+            (type = 'OrderFilled' AND json_extract(payload, '$.status') = 'FILLED'))
           ORDER BY seq LIMIT 1`.pipe(
           Effect.mapError(failWith(`look up the outcome of ${clientOrderId}`)),
           Effect.flatMap(entries),

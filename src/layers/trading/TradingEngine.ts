@@ -13,7 +13,7 @@ import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
-import { Broker } from "../../services/Broker.js"
+import { Broker, type OrderUpdate } from "../../services/Broker.js"
 import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
 import { EventBus } from "../../services/EventBus.js"
 import { OrderManager } from "../../services/OrderManager.js"
@@ -238,9 +238,15 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
       )
     })
 
+  /** What the broker reports before an order's outcome: its acknowledgement, the parts filled before the last. */
+  const onUpdate = (update: OrderUpdate): Effect.Effect<void> =>
+    (update._tag === "Placed" ? publish("OrderPlaced", update.order) : publish("OrderFilled", update.fill)).pipe(
+      Effect.catchAllCause((cause) => Effect.logError(`cannot publish the broker's ${update._tag} update`, cause))
+    )
+
   yield* bus.subscribe("OrderCreated", retrying((event) => {
     const order: Order = event.payload
-    return Effect.suspend(() => broker.submit(order)).pipe(
+    return Effect.suspend(() => broker.submit(order, { onUpdate })).pipe(
       Effect.matchCauseEffect({
         onSuccess: (fill) => publish("OrderFilled", fill),
         onFailure: (cause): Effect.Effect<void, unknown> => {
@@ -248,14 +254,18 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
           if (Option.isSome(failure) && isCircuitOpen(failure.value)) return defer(event, failure.value.message)
           if (Option.isSome(failure) && failure.value.rejected) {
             const reason = failure.value.message
+            const ended = failure.value.ended
             return Clock.currentTimeMillis.pipe(
               Effect.tap(() =>
-                Effect.logWarning(`order ${order.clientOrderId} rejected: ${reason}`).pipe(
+                Effect.logWarning(`order ${order.clientOrderId} ${ended === undefined ? "rejected" : ended.toLowerCase()}: ${reason}`).pipe(
                   Effect.annotateLogs({ component: "broker", clientOrderId: order.clientOrderId })
                 )
               ),
               Effect.flatMap((now) =>
-                publish("OrderRejected", { ...order, status: "REJECTED", reason, updatedAt: now })
+                ended === undefined
+                  ? publish("OrderRejected", { ...order, status: "REJECTED", reason, updatedAt: now })
+                  // cancelled or expired on the exchange, perhaps after parts filled (each published as it filled)
+                  : publish("OrderCancelled", { ...order, status: "CANCELLED", reason, updatedAt: now })
               )
             )
           }

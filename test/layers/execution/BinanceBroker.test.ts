@@ -1,10 +1,10 @@
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal, Context, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
 import type { Order } from "../../../src/domain/Order.js"
 import { BrokerError } from "../../../src/domain/TradingErrors.js"
 import { layer as binanceBroker } from "../../../src/layers/execution/BinanceBroker.js"
-import { Broker } from "../../../src/services/Broker.js"
+import { Broker, type OrderUpdate } from "../../../src/services/Broker.js"
 import { hmac, hmacKey, startExchange } from "../../support/simulatorTrading.js"
 
 /** A real-time pause: the sockets need real time while the TestClock stands still. */
@@ -51,7 +51,7 @@ const setup = Effect.gen(function*() {
       apiKey: Redacted.make(hmacKey.apiKey),
       signer,
       notFoundGrace: "3 seconds"
-    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    }).pipe(Layer.provide([NodeHttpClient.layerUndici, NodeSocket.layerWebSocketConstructor]))
   ).pipe(Effect.map(Context.get(Broker)))
   /** Every client order id the exchange holds, with how many orders carry it. */
   const idCounts = Effect.map(exchange.control.orders, (orders) => {
@@ -164,20 +164,34 @@ describe("BinanceBroker (against the simulated exchange)", () => {
       expect(yield* idCounts).toEqual({ "rl-1": 1, "rl-2": 1 })
     }))
 
-  it.scoped("a MARKET order filled in parts is queried until it is filled", () =>
+  it.scoped("a MARKET order filled in parts: each part reported once, the last returned, and they add up", () =>
     Effect.gen(function*() {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.fillMarketInParts(2)
+      const updates: Array<OrderUpdate> = []
+      const onUpdate = (update: OrderUpdate) => Effect.sync(() => void updates.push(update))
       const partly = Effect.map(exchange.control.orders, (orders) => orders.some((o) => o.status === "PARTIALLY_FILLED"))
-      const fiber = yield* drive(broker.submit(order("parts-1", { quantity: BigDecimal.unsafeFromString("0.002") })), () => partly)
+      const fiber = yield* drive(
+        broker.submit(order("parts-1", { quantity: BigDecimal.unsafeFromString("0.002") }), { onUpdate }),
+        () => partly
+      )
       yield* exchange.control.setPrice("BTCUSDT", "43000.00")
-      const fill = fillOf(yield* Effect.flatMap(drive(Fiber.join(fiber)), Fiber.await))
-      expect(fill.status).toBe("FILLED")
-      expect(BigDecimal.format(fill.quantity)).toBe("0.002")
-      // (0.001 x 42000 + 0.001 x 43000) / 0.002
-      expect(BigDecimal.format(fill.price)).toBe("42500")
-      // 0.000001 BTC at 42000 from the answer's fill, 0.1% of 43 for the part only the query saw
-      expect(BigDecimal.format(fill.fee)).toBe("0.085")
+      const last = fillOf(yield* Effect.flatMap(drive(Fiber.join(fiber)), Fiber.await))
+      expect(updates.map((u) => u._tag)).toEqual(["Placed", "PartlyFilled"])
+      const first = (updates[1] as Extract<OrderUpdate, { _tag: "PartlyFilled" }>).fill
+      expect(first.status).toBe("PARTIALLY_FILLED")
+      expect(BigDecimal.format(first.quantity)).toBe("0.001")
+      expect(BigDecimal.format(first.price)).toBe("42000")
+      // 0.000001 BTC charged on the part, worth 0.042 USDT at its price
+      expect(BigDecimal.format(first.fee)).toBe("0.042")
+      expect(first.commissionAsset).toBe("BTC")
+      expect(last.status).toBe("FILLED")
+      expect(BigDecimal.format(last.quantity)).toBe("0.001")
+      expect(BigDecimal.format(last.price)).toBe("43000")
+      expect(BigDecimal.format(last.cumulativeQuantity!)).toBe("0.002")
+      expect(BigDecimal.format(last.cumulativeQuote!)).toBe("85")
+      // the part only the query saw: 0.1% of its 43 USDT
+      expect(BigDecimal.format(last.fee)).toBe("0.043")
       expect(yield* idCounts).toEqual({ "parts-1": 1 })
     }))
 })

@@ -1,0 +1,51 @@
+/** Binance's order answers (`POST`/`GET /api/v3/order`) as `OrderView`s. */
+import { BigDecimal, Either, Schema } from "effect"
+import type { OrderView, Trade } from "./OrderProgress.js"
+
+const Dec = Schema.BigDecimal
+const OrderAnswer = Schema.Struct({
+  orderId: Schema.Number,
+  status: Schema.String,
+  executedQty: Dec,
+  cummulativeQuoteQty: Dec,
+  transactTime: Schema.optional(Schema.Number),
+  updateTime: Schema.optional(Schema.Number),
+  fills: Schema.optional(Schema.Array(Schema.Struct({
+    price: Dec,
+    qty: Dec,
+    commission: Dec,
+    commissionAsset: Schema.String,
+    tradeId: Schema.Number
+  })))
+})
+const decodeAnswer = Schema.decodeUnknownEither(OrderAnswer)
+
+/** An order answer (FULL, or a query's) as a view; undefined when it is not one. */
+export const viewOfAnswer = (body: unknown, now: number): OrderView | undefined => {
+  const decoded = decodeAnswer(body)
+  if (Either.isLeft(decoded)) return undefined
+  const a = decoded.right
+  let cumulative = BigDecimal.make(0n, 0)
+  const trades: Array<Trade> = (a.fills ?? []).map((f) => {
+    cumulative = BigDecimal.sum(cumulative, f.qty)
+    return {
+      tradeId: f.tradeId,
+      quantity: f.qty,
+      price: f.price,
+      commission: f.commission,
+      commissionAsset: f.commissionAsset,
+      cumulativeQuantity: cumulative
+    }
+  })
+  return {
+    orderId: a.orderId,
+    status: a.status,
+    executedQuantity: a.executedQty,
+    cumulativeQuote: a.cummulativeQuoteQty,
+    trades,
+    time: a.transactTime ?? a.updateTime ?? now
+  }
+}
+
+/** The answer's `clientOrderId`, for the open orders a reconciliation lists. */
+export const OpenOrders = Schema.Array(Schema.Struct({ clientOrderId: Schema.String, symbol: Schema.String, status: Schema.String }))
