@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { BigDecimal, Schema } from "effect"
 import { Decimal } from "./Decimal.js"
 
 export const OrderSide = Schema.Literal("BUY", "SELL")
@@ -56,8 +56,19 @@ export const Fill = Schema.Struct({
   cumulativeQuote: Schema.optional(Decimal),
   /** The commission as the exchange charged it, in `commissionAsset` (`fee` is its value in the quote asset). */
   commission: Schema.optional(Decimal),
-  commissionAsset: Schema.optional(Schema.String)
+  commissionAsset: Schema.optional(Schema.String),
+  /**
+   * What the position moved by when the commission was taken from the base asset (a BUY on Binance receives
+   * `quantity` less the commission); absent: `quantity`. The commission's value is `fee` either way.
+   */
+  netQuantity: Schema.optional(Decimal)
 })
+
+/** What a fill moves its symbol's position by, signed: bought positive, sold negative. */
+export const positionChangeOf = (fill: Fill): BigDecimal.BigDecimal => {
+  const quantity = fill.netQuantity ?? fill.quantity
+  return fill.side === "BUY" ? quantity : BigDecimal.negate(quantity)
+}
 export interface Fill extends Schema.Schema.Type<typeof Fill> {}
 
 /** What Binance accepts as a `newClientOrderId`: at most 36 of these characters. */

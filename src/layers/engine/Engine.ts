@@ -17,15 +17,24 @@ import type { CandleFileError } from "../market/CandleFile.js"
 import * as CandleSource from "./CandleSource.js"
 import { checkPortFree, EngineConfigError, ensureFolderOf } from "./internal/StartupChecks.js"
 import { type EngineServices, type RunSummary, type Snapshot, snapshot, summarize } from "./RunSummary.js"
-import { type TradingOptions, tradingLayer } from "./Trading.js"
+import { paperBroker, type TradingOptions, tradingLayer } from "./Trading.js"
 import { busSource, onceExecution, type RedisBusOptions, redisBusLayer, sameBroker } from "./internal/RedisRoles.js"
 import { Strategy as StrategyTag } from "../../services/Strategy.js"
+import * as SqliteOrderSteps from "../journal/SqliteOrderSteps.js"
+import type { EngineBroker } from "./BrokerChoice.js"
+import { binanceLayer, makeRunKey } from "./internal/BrokerLayers.js"
+import * as BalanceCheck from "./internal/BalanceCheck.js"
+import type { Broker } from "../../services/Broker.js"
+import type { BrokerConfigError } from "../execution/PaperBroker.js"
+import type { BinanceBrokerStartError } from "../execution/BinanceBroker.js"
 
 export { EngineConfigError } from "./internal/StartupChecks.js"
 export { type EngineRole, engineRoles, type RedisBusOptions } from "./internal/RedisRoles.js"
 export type { EngineServices, RunSummary, Snapshot } from "./RunSummary.js"
 export { snapshot, summarize } from "./RunSummary.js"
 export type { TradingOptions } from "./Trading.js"
+export type { BinanceBrokerChoice, BinanceKey, BinanceUrls, EngineBroker } from "./BrokerChoice.js"
+export { binanceProduction, binanceTestnet } from "./BrokerChoice.js"
 
 /** Where candles come from: the embedded simulator, Binance, a recorded file, or a source layer of your own. */
 export type EngineSource =
@@ -68,6 +77,11 @@ export interface EngineOptions extends TradingOptions {
   readonly web?: boolean
   /** `run` only: stop after this long. Default: until interrupted. */
   readonly duration?: Duration.DurationInput
+  /**
+   * Who executes the orders: the paper broker (the default) or Binance Spot (production, the testnet, any URL, or
+   * the embedded simulator's order API with the Simulator source).
+   */
+  readonly broker?: EngineBroker
   /** More subscribers on the bus (recorders, exporters), subscribed before the source starts. */
   readonly plugins?: Layer.Layer<never, never, EventBus>
 }
@@ -95,7 +109,23 @@ type SourceError =
   | SimulatedExchange.SimulatedExchangeStartError
   | CandleFileError
 
-const sourceLayer = (source: EngineSource): Layer.Layer<MarketData, SourceError, EventBus> => {
+/** The embedded exchange of a Simulator source, with the keys its order API accepts (none: paper trading). */
+const simulatorExchange = (
+  source: Extract<EngineSource, { readonly _tag: "Simulator" }>,
+  keys: ReadonlyArray<SimulatedExchange.SimulatorKey>
+) =>
+  SimulatedExchange.layer({
+    symbols: source.symbols ?? simulatorDefaults.symbols,
+    interval: source.interval ?? simulatorDefaults.interval,
+    seed: source.seed ?? simulatorDefaults.seed,
+    speed: source.speed ?? simulatorDefaults.speed,
+    keys
+  })
+
+const sourceLayer = (
+  source: EngineSource,
+  exchange: Layer.Layer<SimulatedExchange.SimulatedExchange, SimulatedExchange.SimulatedExchangeConfigError | SimulatedExchange.SimulatedExchangeStartError> | undefined
+): Layer.Layer<MarketData, SourceError, EventBus> => {
   if (isSourceLayer(source)) return Layer.catchAll(source, (cause) => Layer.fail(new EngineSourceError({ cause })))
   switch (source._tag) {
     case "Simulator": {
@@ -114,12 +144,7 @@ const sourceLayer = (source: EngineSource): Layer.Layer<MarketData, SourceError,
             marketTime: exchange.marketTime
           }))
       ).pipe(
-        Layer.provide(SimulatedExchange.layer({
-          symbols,
-          interval,
-          seed: source.seed ?? simulatorDefaults.seed,
-          speed: source.speed ?? simulatorDefaults.speed
-        })),
+        Layer.provide(exchange ?? simulatorExchange(source, [])),
         Layer.provide(platform)
       )
     }
@@ -189,14 +214,37 @@ const compose = (options: EngineOptions) => {
   const bus: Layer.Layer<EventBus, EventBusConfigError | ConfigError.ConfigError | EngineConfigError> = options.bus === undefined
     ? MemoryEventBus.layerFromEnvWith({ metrics: metrics !== undefined })
     : redisBusLayer(options.bus)
+  // one embedded exchange for the source and, when it trades there, the broker (a layer is built once per build)
+  const runKey = options.broker !== undefined && options.broker !== "paper" && options.broker.urls === undefined
+    ? makeRunKey()
+    : undefined
+  const exchange = !isSourceLayer(options.source) && options.source._tag === "Simulator"
+    ? simulatorExchange(options.source, runKey === undefined ? [] : [runKey])
+    : undefined
+  const broker = options.broker === undefined || options.broker === "paper"
+    ? undefined
+    : binanceLayer(options.broker, exchange === undefined || runKey === undefined ? undefined : { exchange, runKey }).pipe(
+      Layer.provide(platform)
+    )
+  const executor: Layer.Layer<
+    Broker,
+    BrokerConfigError | EngineConfigError | BinanceBrokerStartError
+  > = broker ?? paperBroker(options)
   // a collector's engine never runs (its bus reads nothing): it is there for the summary's counters
-  const trading = options.bus === undefined
-    ? tradingLayer(options, options.strategy)
-    : tradingLayer(options, role === "collector" ? StrategyTag.none : options.strategy, role === "collector" ? sameBroker : onceExecution(options.bus))
+  const pipeline = options.bus === undefined
+    ? tradingLayer(options, options.strategy, sameBroker, executor)
+    : tradingLayer(
+      options,
+      role === "collector" ? StrategyTag.none : options.strategy,
+      role === "collector" ? sameBroker : onceExecution(options.bus),
+      executor
+    )
+  // with an exchange's account: the positions checked against its balances before the source starts
+  const trading = broker === undefined ? pipeline : Layer.provideMerge(BalanceCheck.layer, pipeline)
   const knownSymbols = isSourceLayer(options.source) ? [] : options.source._tag === "Candles" ? [] : options.source.symbols ?? simulatorDefaults.symbols
   const symbolMetrics = Layer.effectDiscard(Effect.sync(() => TradingEngine.registerSymbolMetrics(knownSymbols)))
   const subscribers = Layer.mergeAll(trading, options.plugins ?? Layer.empty, symbolMetrics)
-  const source = options.bus !== undefined && role === "engine" ? busSource : sourceLayer(options.source)
+  const source = options.bus !== undefined && role === "engine" ? busSource : sourceLayer(options.source, exchange)
   const journal = journalOf(options)
   const engine = journal === undefined
     ? source.pipe(Layer.provideMerge(subscribers), Layer.provideMerge(bus))
@@ -206,7 +254,11 @@ const compose = (options: EngineOptions) => {
       Layer.provideMerge(bus),
       Layer.provideMerge(options.record === true ? JournalHooks.layerWith({ record: true }) : JournalHooks.layer),
       // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
-      Layer.provideMerge(SqliteDeadLetters.layer.pipe(Layer.provideMerge(SqliteJournal.layerWithSql({ filename: journal }))))
+      Layer.provideMerge(
+        Layer.merge(SqliteDeadLetters.layer, SqliteOrderSteps.layer).pipe(
+          Layer.provideMerge(SqliteJournal.layerWithSql({ filename: journal }))
+        )
+      )
     )
   if (metrics === undefined) return engine
   // built last, so it stops first; its port was checked free before anything started

@@ -27,30 +27,35 @@ export interface TradingOptions {
   readonly brokerLatency?: Duration.DurationInput
 }
 
+/** The paper broker with the options' fee, slippage and latency. */
+export const paperBroker = (options: TradingOptions) =>
+  PaperBroker.layer({
+    feeBps: options.feeBps ?? 10,
+    slippageBps: options.slippageBps ?? 5,
+    latency: options.brokerLatency ?? 0
+  })
+
 /**
- * Execution: the paper broker behind a circuit breaker, behind the journal's
- * idempotency check (a journaled outcome returns before the breaker is asked).
+ * Execution: the broker (paper unless told) behind a circuit breaker, behind the journal's idempotency check
+ * (a journaled outcome returns before the breaker is asked); what else the broker provides (an exchange's
+ * account) comes along.
  */
-const brokerLayer = (options: TradingOptions) =>
+const brokerLayer = <B extends Broker, E, R>(inner: Layer.Layer<B, E, R>) =>
   JournaledBroker.layer.pipe(
     Layer.provideMerge(CircuitBreakerBroker.layer()),
-    Layer.provide(
-      PaperBroker.layer({
-        feeBps: options.feeBps ?? 10,
-        slippageBps: options.slippageBps ?? 5,
-        latency: options.brokerLatency ?? 0
-      })
-    )
+    Layer.provideMerge(inner)
   )
 
 const sameBroker: Layer.Layer<Broker, never, Broker> = Layer.effect(Broker, Broker)
 
 /** The trading pipeline on the bus: the strategy, risk checks, paper broker, portfolio. */
-export const tradingLayer = <E = never>(
+export const tradingLayer = <E = never, B extends Broker = Broker, E2 = PaperBroker.BrokerConfigError, R2 = never>(
   options: TradingOptions,
   strategy: Layer.Layer<Strategy>,
   // what the engine submits to: the broker itself, or a wrapper of it (a backtest's fill model, once-only execution)
-  execution: Layer.Layer<Broker, E, Broker> = sameBroker as Layer.Layer<Broker, E, Broker>
+  execution: Layer.Layer<Broker, E, Broker> = sameBroker as Layer.Layer<Broker, E, Broker>,
+  // who executes: the paper broker unless told (an exchange's broker)
+  broker: Layer.Layer<B, E2, R2> = paperBroker(options) as unknown as Layer.Layer<B, E2, R2> // the default's types are the parameters' defaults
 ) =>
   TradingEngine.layer.pipe(
     Layer.provide(
@@ -65,7 +70,7 @@ export const tradingLayer = <E = never>(
       )
     ),
     Layer.provide(execution),
-    Layer.provideMerge(brokerLayer(options)),
+    Layer.provideMerge(brokerLayer(broker)),
     // positions rebuilt from the journal's fills (when there is one) before the order manager reads them
     Layer.provideMerge(JournaledPortfolio.layer.pipe(Layer.provide(MemoryPortfolio.layer)))
   )

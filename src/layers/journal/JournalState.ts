@@ -1,5 +1,5 @@
 import { BigDecimal, Effect, Option } from "effect"
-import type { Fill, Order } from "../../domain/Order.js"
+import { type Fill, type Order, positionChangeOf } from "../../domain/Order.js"
 import { Journal, type JournalEntry } from "../../services/Journal.js"
 
 /** A fill's identity: the same fill journaled or delivered twice (a recorded outcome returned again) counts once. */
@@ -21,7 +21,7 @@ export const fillsOf = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<Fil
 export const netPositions = (fills: ReadonlyArray<Fill>): ReadonlyMap<string, BigDecimal.BigDecimal> => {
   const net = new Map<string, BigDecimal.BigDecimal>()
   for (const fill of fills) {
-    const signed = fill.side === "BUY" ? fill.quantity : BigDecimal.negate(fill.quantity)
+    const signed = positionChangeOf(fill)
     net.set(fill.symbol, BigDecimal.normalize(BigDecimal.sum(net.get(fill.symbol) ?? BigDecimal.fromBigInt(0n), signed)))
   }
   return net

@@ -1,5 +1,5 @@
 import { BigDecimal, Effect, Layer } from "effect"
-import type { Fill } from "../../domain/Order.js"
+import { type Fill, positionChangeOf } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import { Portfolio } from "../../services/Portfolio.js"
 
@@ -44,7 +44,7 @@ const n = BigDecimal.normalize
 export const applyToBook = (book: Book | undefined, fill: Fill): Book => {
   const quantity = book?.quantity ?? zero
   const cost = book?.cost ?? zero
-  const signed = fill.side === "BUY" ? fill.quantity : BigDecimal.negate(fill.quantity)
+  const signed = positionChangeOf(fill)
   const price = fill.price
   let realized = BigDecimal.subtract(book?.realizedPnl ?? zero, fill.fee)
   let nextQuantity: BigDecimal.BigDecimal

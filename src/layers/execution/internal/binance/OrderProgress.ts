@@ -110,7 +110,15 @@ export const makeOrderProgress = (
       cumulativeQuote: scale8(quote),
       ...(commission === undefined
         ? {}
-        : { commission: BigDecimal.normalize(commission.amount), commissionAsset: commission.asset })
+        : { commission: BigDecimal.normalize(commission.amount), commissionAsset: commission.asset }),
+      // a commission in the base asset comes off what a BUY receives (and on top of what a SELL gives)
+      ...(commission !== undefined && commission.asset === filters.baseAsset && BigDecimal.isPositive(commission.amount)
+        ? {
+          netQuantity: BigDecimal.normalize(
+            order.side === "BUY" ? BigDecimal.subtract(quantity, commission.amount) : BigDecimal.sum(quantity, commission.amount)
+          )
+        }
+        : {})
     }
   }
 
