@@ -1,4 +1,4 @@
-import type { Redacted } from "effect"
+import type { Duration, Redacted } from "effect"
 
 /** Binance Spot's addresses: REST base (the broker adds `/api/v3/...`), the WebSocket API, the market streams. */
 export interface BinanceUrls {
@@ -36,6 +36,13 @@ export interface BinanceBrokerChoice {
   readonly key?: BinanceKey
   /** Default 5000 ms, as Binance's. */
   readonly recvWindow?: number
+  /** How long the broker waits and asks; each has `BinanceBrokerOptions`' default. */
+  readonly timing?: {
+    readonly requestTimeout?: Duration.DurationInput
+    readonly notFoundGrace?: Duration.DurationInput
+    readonly queryInterval?: Duration.DurationInput
+    readonly maxQueryInterval?: Duration.DurationInput
+  }
 }
 
 /** Who executes the engine's orders: the paper broker (the default) or Binance. */

@@ -11,7 +11,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Socket } from "@effect/platform"
-import { Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Option, Queue, type Redacted } from "effect"
+import { BigDecimal, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Option, Queue, type Redacted } from "effect"
 import { formatDecimal } from "../../domain/Decimal.js"
 import type { Fill, Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
@@ -21,7 +21,7 @@ import { OrderSteps, type OrderStep } from "../../services/OrderSteps.js"
 import { type ExchangeSession, makeExchangeSession } from "./internal/binance/ExchangeSession.js"
 import { roundOrder } from "./internal/binance/Filters.js"
 import { makeOrderProgress, type OrderEnd, type OrderView } from "./internal/binance/OrderProgress.js"
-import { viewOfAnswer } from "./internal/binance/OrderViews.js"
+import { tradesOfAnswer, viewOfAnswer } from "./internal/binance/OrderViews.js"
 import type { Signer } from "./internal/binance/signing.js"
 
 export interface BinanceBrokerOptions {
@@ -97,6 +97,21 @@ const make = (options: BinanceBrokerOptions) =>
         at: clock.unsafeCurrentTimeMillis(),
         ...(detail === undefined ? {} : { detail })
       }).pipe(Effect.mapError((error) => fault(order, `cannot journal the order's step ${step}: ${error.message}`, error)))
+
+    /**
+     * A query's view carries no trades: when it shows parts not counted yet, the order's trades (their prices and
+     * commissions as charged) are read with `myTrades`; without them, the rest is one part at its average price.
+     */
+    const withTrades = (order: Order, view: OrderView, counted: BigDecimal.BigDecimal) =>
+      !BigDecimal.greaterThan(view.executedQuantity, counted)
+        ? Effect.succeed(view)
+        : Effect.map(
+          rest.send("GET", "/api/v3/myTrades", [["symbol", order.symbol], ["orderId", String(view.orderId)]]),
+          (answer) => {
+            const trades = answer._tag === "Ok" ? tradesOfAnswer(answer.body) : undefined
+            return trades === undefined ? view : { ...view, trades }
+          }
+        )
 
     const execute = (order: Order, onUpdate: (update: OrderUpdate) => Effect.Effect<void>) =>
       Effect.gen(function*() {
@@ -199,7 +214,7 @@ const make = (options: BinanceBrokerOptions) =>
           if (found._tag === "Ok") {
             const view = viewOfAnswer(found.body, clock.unsafeCurrentTimeMillis())
             if (view === undefined) return yield* fault(order, "unreadable order query answer from the exchange")
-            const end = yield* absorb(view)
+            const end = yield* absorb(yield* withTrades(order, view, progress.executed()))
             if (end !== undefined) return yield* finish(end)
           } else if (found._tag === "Refused" && found.code === -2013) {
             if (sentAt < 0) sentAt = clock.unsafeCurrentTimeMillis()

@@ -49,6 +49,7 @@ export const binanceLayer = (
   embedded: { readonly exchange: Layer.Layer<SimulatedExchange, unknown>; readonly runKey: SimulatorKey & { type: "HMAC" } } | undefined
 ): BinanceLayer => {
   const recvWindow = choice.recvWindow ?? 5000
+  const timing = choice.timing ?? {}
   if (choice.urls === undefined) {
     if (embedded === undefined) {
       return Layer.fail(new EngineConfigError({
@@ -61,7 +62,7 @@ export const binanceLayer = (
     return Layer.unwrapEffect(Effect.gen(function*() {
       const exchange = yield* SimulatedExchange
       const signer = yield* hmacSigner(Redacted.make(runKey.secret)).pipe(Effect.orDie)
-      return BinanceBroker.layer({ restUrl: exchange.restUrl, wsApiUrl: exchange.wsApiUrl, apiKey: Redacted.make(runKey.apiKey), signer, recvWindow })
+      return BinanceBroker.layer({ restUrl: exchange.restUrl, wsApiUrl: exchange.wsApiUrl, apiKey: Redacted.make(runKey.apiKey), signer, recvWindow, ...timing })
     })).pipe(Layer.provide(Layer.orDie(embedded.exchange)))
   }
   const { key, urls } = choice
@@ -69,6 +70,6 @@ export const binanceLayer = (
     return Layer.fail(new EngineConfigError({ option: "broker.key", value: "missing", reason: `trading on ${urls.restUrl} needs an API key` }))
   }
   return Layer.unwrapEffect(Effect.map(signerOf(key), (signer) =>
-    BinanceBroker.layer({ restUrl: urls.restUrl, wsApiUrl: urls.wsApiUrl, apiKey: key.apiKey, signer, recvWindow })))
+    BinanceBroker.layer({ restUrl: urls.restUrl, wsApiUrl: urls.wsApiUrl, apiKey: key.apiKey, signer, recvWindow, ...timing })))
 }
 

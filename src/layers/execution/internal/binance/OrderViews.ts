@@ -47,5 +47,32 @@ export const viewOfAnswer = (body: unknown, now: number): OrderView | undefined 
   }
 }
 
+const MyTrades = Schema.Array(Schema.Struct({
+  id: Schema.Number,
+  price: Dec,
+  qty: Dec,
+  commission: Dec,
+  commissionAsset: Schema.String
+}))
+const decodeTrades = Schema.decodeUnknownEither(MyTrades)
+
+/** `GET /api/v3/myTrades?orderId=` as the order's trades, oldest first; undefined when it is not that. */
+export const tradesOfAnswer = (body: unknown): ReadonlyArray<Trade> | undefined => {
+  const decoded = decodeTrades(body)
+  if (Either.isLeft(decoded)) return undefined
+  let cumulative = BigDecimal.make(0n, 0)
+  return [...decoded.right].sort((a, b) => a.id - b.id).map((t) => {
+    cumulative = BigDecimal.sum(cumulative, t.qty)
+    return {
+      tradeId: t.id,
+      quantity: t.qty,
+      price: t.price,
+      commission: t.commission,
+      commissionAsset: t.commissionAsset,
+      cumulativeQuantity: cumulative
+    }
+  })
+}
+
 /** The answer's `clientOrderId`, for the open orders a reconciliation lists. */
 export const OpenOrders = Schema.Array(Schema.Struct({ clientOrderId: Schema.String, symbol: Schema.String, status: Schema.String }))

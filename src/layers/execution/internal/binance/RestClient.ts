@@ -55,10 +55,25 @@ export const makeRestClient = (options: RestClientOptions) =>
         )
       })
 
-    const syncTime = Effect.gen(function*() {
+    /** A 429 or 418 answer's wait: its `Retry-After`, said in the log and counted. */
+    const rateLimited = (status: number, retryAfterHeader: string | undefined, path: string) => {
+      const retryAfter = Number(retryAfterHeader)
+      rateLimitWaits++
+      return Effect.logWarning("binance: rate limited, waiting").pipe(
+        Effect.annotateLogs({ status, retryAfterSeconds: retryAfter, path }),
+        Effect.zipRight(Effect.sleep(Duration.seconds(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1)))
+      )
+    }
+
+    const syncTime: Effect.Effect<boolean> = Effect.gen(function*() {
       const before = clock.unsafeCurrentTimeMillis()
       const result = yield* call("GET", "/api/v3/time", [], false)
       if (result._tag === "Left") return false
+      const status = result.right.response.status
+      if (status === 429 || status === 418) {
+        yield* rateLimited(status, result.right.response.headers["retry-after"], "/api/v3/time")
+        return yield* syncTime
+      }
       const after = clock.unsafeCurrentTimeMillis()
       try {
         const { serverTime } = JSON.parse(result.right.text) as { serverTime: number }
@@ -90,12 +105,7 @@ export const makeRestClient = (options: RestClientOptions) =>
           if (Number.isFinite(weight)) usedWeight = weight
           if (response.status === 429 || response.status === 418) {
             // refused before processing: wait as told, then send it again
-            const retryAfter = Number(response.headers["retry-after"])
-            rateLimitWaits++
-            yield* Effect.logWarning("binance: rate limited, waiting").pipe(
-              Effect.annotateLogs({ status: response.status, retryAfterSeconds: retryAfter, path })
-            )
-            yield* Effect.sleep(Duration.seconds(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1))
+            yield* rateLimited(response.status, response.headers["retry-after"], path)
             continue
           }
           let body: unknown

@@ -130,3 +130,20 @@ export const accountPosition = (eventTime: number, balances: ReadonlyArray<reado
   u: eventTime,
   B: balances.map(([a, b]) => ({ a, f: fixed8(b.free), l: fixed8(b.locked) }))
 })
+
+/** One trade of an order as `GET /api/v3/myTrades` lists it. */
+export const tradeJson = (o: SimOrder, t: Trade) => ({
+  symbol: o.symbol,
+  id: t.tradeId,
+  orderId: o.orderId,
+  orderListId: -1,
+  price: fixed8(t.price),
+  qty: fixed8(t.qty),
+  quoteQty: fixed8(BigDecimal.multiply(t.qty, t.price)),
+  commission: fixed8(t.commission),
+  commissionAsset: t.commissionAsset,
+  time: t.time,
+  isBuyer: o.side === "BUY",
+  isMaker: t.maker,
+  isBestMatch: true
+})

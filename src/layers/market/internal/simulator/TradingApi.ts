@@ -8,7 +8,7 @@ import { BigDecimal, Effect } from "effect"
 import { type ApiError, apiError, badSignature, checkTiming, findKey, isApiError, mandatory, restPayload, signatureValid, type SimulatorKey } from "./Auth.js"
 import type { FaultState } from "./Faults.js"
 import type { Matching, OrderType, Side, TimeInForce } from "./Matching.js"
-import { ackJson, cancelJson, fullJson, queryJson, resultJson } from "./OrderJson.js"
+import { ackJson, cancelJson, fullJson, queryJson, resultJson, tradeJson } from "./OrderJson.js"
 import type { RestRequest, RestResponse } from "./Server.js"
 import { failedFilter, fixed8, symbolJson } from "./SymbolRules.js"
 
@@ -27,7 +27,8 @@ const weights: Readonly<Record<string, number>> = {
   "POST /api/v3/order": 1,
   "GET /api/v3/order": 4,
   "DELETE /api/v3/order": 1,
-  "GET /api/v3/account": 20
+  "GET /api/v3/account": 20,
+  "GET /api/v3/myTrades": 5
 }
 
 const randomId = () => {
@@ -199,6 +200,12 @@ export const makeTradingApi = (options: TradingApiOptions) => {
         }
         return json(200, matching.openOrders(symbol || undefined).map(queryJson))
       }
+      case "GET /api/v3/myTrades": {
+        // by orderId only (Binance's form the broker uses): the trades of that order, oldest first
+        const order = orderOf(params)
+        if (isApiError(order)) return order.code === -2013 ? json(200, []) : error(order)
+        return json(200, order.trades.map((t) => tradeJson(order, t)))
+      }
       default: {
         const omitZero = params.get("omitZeroBalances") === "true"
         const balances = [...matching.balances()].filter(([, b]) =>
@@ -257,6 +264,7 @@ export const makeTradingApi = (options: TradingApiOptions) => {
       case "DELETE /api/v3/order":
       case "GET /api/v3/openOrders":
       case "GET /api/v3/account":
+      case "GET /api/v3/myTrades":
         return Effect.sync(() => signed(req, key, params))
       default:
         return req.method === "GET" ? options.marketRest(req.url) : Effect.succeed(undefined)
