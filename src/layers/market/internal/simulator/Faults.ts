@@ -7,6 +7,9 @@ export interface FaultState {
   dropOrderRequests: number
   /** New orders still to accept and then answer by closing the socket, no response. */
   dropOrderResponses: number
+  /** New orders still to accept and then answer only after `holdMillis` (a slow exchange; a client may die waiting). */
+  holdOrderResponses: number
+  holdMillis: number
   /** New orders still to accept and then answer with `failStatus` (5XX, -1007: execution status unknown). */
   failAfterAccept: number
   failStatus: number
@@ -25,6 +28,8 @@ export interface FaultState {
 export const noFaults = (): FaultState => ({
   dropOrderRequests: 0,
   dropOrderResponses: 0,
+  holdOrderResponses: 0,
+  holdMillis: 0,
   failAfterAccept: 0,
   failStatus: 503,
   clockSkewMillis: 0,

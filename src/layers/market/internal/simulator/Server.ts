@@ -24,6 +24,8 @@ export interface RestResponse {
   readonly body: string
   readonly headers?: Readonly<Record<string, string>>
   readonly drop?: boolean
+  /** Sent only after this long (a slow exchange). */
+  readonly delayMillis?: number
 }
 
 export interface ServerOptions {
@@ -156,7 +158,12 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, Error, Scop
           Effect.map((response) => {
             if (response === undefined) sendJson(res, 404, "")
             else if (response.drop === true) req.socket.destroy()
-            else sendJson(res, response.status, response.body, response.headers)
+            else if (response.delayMillis !== undefined && response.delayMillis > 0) {
+              const timer = setTimeout(() => {
+                if (!res.destroyed) sendJson(res, response.status, response.body, response.headers)
+              }, response.delayMillis)
+              res.once("close", () => clearTimeout(timer))
+            } else sendJson(res, response.status, response.body, response.headers)
           }),
           Effect.catchAllCause((cause) =>
             Effect.logError("simulated exchange: REST handler failed", cause).pipe(

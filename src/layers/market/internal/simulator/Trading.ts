@@ -34,6 +34,8 @@ export interface SimulatorControl {
   readonly dropOrderRequests: (count?: number) => Effect.Effect<void>
   /** Accept the next `count` new orders, then close the connection without answering. */
   readonly dropOrderResponses: (count?: number) => Effect.Effect<void>
+  /** Accept the next `count` new orders, then hold their answers for `millis` before sending them. */
+  readonly holdOrderResponses: (count: number, millis: number) => Effect.Effect<void>
   /** Accept the next `count` new orders, then answer `status` (default 503) with -1007: execution status unknown. */
   readonly failAfterAccepting: (count?: number, status?: number) => Effect.Effect<void>
   /** Moves the server's clock by `millis` (negative: behind) from the real one. */
@@ -115,6 +117,11 @@ export const makeTrading = (options: TradingOptions) => {
   const control: SimulatorControl = {
     dropOrderRequests: (count = 1) => Effect.sync(() => void (faults.dropOrderRequests = count)),
     dropOrderResponses: (count = 1) => Effect.sync(() => void (faults.dropOrderResponses = count)),
+    holdOrderResponses: (count, millis) =>
+      Effect.sync(() => {
+        faults.holdOrderResponses = count
+        faults.holdMillis = millis
+      }),
     failAfterAccepting: (count = 1, status = 503) =>
       Effect.sync(() => {
         faults.failAfterAccept = count

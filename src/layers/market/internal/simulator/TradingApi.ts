@@ -141,7 +141,7 @@ export const makeTradingApi = (options: TradingApiOptions) => {
       })
     }
     const trades = order.trades.filter((t) => t.time === now)
-    return json(
+    const answer = json(
       200,
       respType === "ACK"
         ? ackJson(order, now)
@@ -149,6 +149,11 @@ export const makeTradingApi = (options: TradingApiOptions) => {
         ? resultJson(order, now)
         : fullJson(order, now, trades)
     )
+    if (faults.holdOrderResponses > 0) {
+      faults.holdOrderResponses--
+      return { ...answer, delayMillis: faults.holdMillis }
+    }
+    return answer
   }
 
   const orderOf = (params: URLSearchParams) => {
