@@ -158,7 +158,12 @@ describe("the engine trading through BinanceBroker, with the exchange misbehavin
     ["the exchange's clock 3 s ahead (-1021, resync)", (c) => c.skewClock(3_000), { unknown: 0 }],
     ["429 with Retry-After", (c) => c.rateLimit({ count: 2, retryAfterSeconds: 1 }), { unknown: 0 }],
     ["418 with Retry-After", (c) => c.rateLimit({ count: 1, retryAfterSeconds: 1, status: 418 }), { unknown: 0 }],
-    ["MARKET orders filled in parts", (c) => c.fillMarketInParts(3), { parts: 4 }]
+    ["MARKET orders filled in parts", (c) => c.fillMarketInParts(3), { parts: 4 }],
+    [
+      "the user-data socket dropped mid-fill (reconnect, resubscribe, reconcile)",
+      (c) => Effect.zipRight(c.fillMarketInParts(3), c.dropUserDataOnPartialFill),
+      { parts: 4 }
+    ]
   ]
   for (const [name, fault, seen] of cases) {
     it.live(name, () =>

@@ -13,7 +13,8 @@ import type { BinanceBrokerOptions } from "../../BinanceBroker.js"
 import { BinanceBrokerStartError } from "../../BinanceBroker.js"
 import { ExchangeInfo, parseExchangeInfo, type SymbolFilters } from "./Filters.js"
 import type { OrderView } from "./OrderProgress.js"
-import { OpenOrders } from "./OrderViews.js"
+import { OpenOrders, orderIdOfReport, viewOfReport } from "./OrderViews.js"
+import { makeUserDataStream } from "./UserDataStream.js"
 import { makeRestClient, type Outcome, type RestClient } from "./RestClient.js"
 
 const Dec = Schema.BigDecimal
@@ -90,8 +91,6 @@ export const makeExchangeSession = (
     const reconcile = Effect.gen(function*() {
       yield* hooks.queryAll
       const tracked = new Set(hooks.tracked())
-      const symbolsOf = new Set<string>()
-      for (const id of tracked) symbolsOf.add(id)
       const listed = yield* rest.send("GET", "/api/v3/openOrders", [])
       if (listed._tag !== "Ok") return
       const open = Schema.decodeUnknownOption(OpenOrders)(listed.body)
@@ -105,6 +104,18 @@ export const makeExchangeSession = (
         )
       }
     })
-    void reconcile
+    if (options.wsApiUrl !== undefined) {
+      yield* makeUserDataStream({
+        wsApiUrl: options.wsApiUrl,
+        apiKey: options.apiKey,
+        signer: options.signer,
+        recvWindow: options.recvWindow ?? 5000,
+        timeOffset: rest.offset
+      }, {
+        onReport: (report) => hooks.onView(orderIdOfReport(report), viewOfReport(report)),
+        // after a reconnect, what the stream may have missed is asked for
+        onSubscribed: ({ resumed }) => resumed ? reconcile : Effect.void
+      }).pipe(Effect.mapError((error) => startError(`the user data stream: ${error.message}`)))
+    }
     return { rest, symbols, takerRate: first.commissionRates.taker, account }
   })

@@ -1,5 +1,6 @@
 /** Binance's order answers (`POST`/`GET /api/v3/order`) as `OrderView`s. */
 import { BigDecimal, Either, Schema } from "effect"
+import type { ExecutionReport } from "./ExecutionReport.js"
 import type { OrderView, Trade } from "./OrderProgress.js"
 
 const Dec = Schema.BigDecimal
@@ -76,3 +77,27 @@ export const tradesOfAnswer = (body: unknown): ReadonlyArray<Trade> | undefined 
 
 /** The answer's `clientOrderId`, for the open orders a reconciliation lists. */
 export const OpenOrders = Schema.Array(Schema.Struct({ clientOrderId: Schema.String, symbol: Schema.String, status: Schema.String }))
+
+/** Which order a report is about: a cancel's `clientOrderId` is the cancel request's, the order's is `origClientOrderId`. */
+export const orderIdOfReport = (r: ExecutionReport): string =>
+  r.executionType === "CANCELED" && r.origClientOrderId !== undefined && r.origClientOrderId !== "" ? r.origClientOrderId : r.clientOrderId
+
+/** An `executionReport` as a view: a TRADE carries its one trade. */
+export const viewOfReport = (r: ExecutionReport): OrderView => ({
+  orderId: r.orderId,
+  status: r.status,
+  executedQuantity: r.cumulativeQuantity,
+  cumulativeQuote: r.cumulativeQuote,
+  trades: r.executionType === "TRADE"
+    ? [{
+      tradeId: r.tradeId,
+      quantity: r.lastQuantity,
+      price: r.lastPrice,
+      commission: r.commission,
+      commissionAsset: r.commissionAsset,
+      cumulativeQuantity: r.cumulativeQuantity
+    }]
+    : [],
+  time: r.transactTime,
+  ...(r.rejectReason === undefined || r.rejectReason === "NONE" ? {} : { reason: r.rejectReason })
+})
