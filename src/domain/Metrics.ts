@@ -361,3 +361,22 @@ export const redisLeaseOwned = gauge(
   "trading_bus_redis_lease_owned",
   "1 for each partition whose lease this process holds (it reads that partition's streams), 0 otherwise."
 )
+
+// The Binance broker (recorded by BinanceBroker and its REST client)
+
+export const binanceUsedWeight = gauge(
+  "trading_bus_binance_used_weight",
+  "The request weight Binance says this IP used in the current minute (X-MBX-USED-WEIGHT-1M of the last answer)."
+)
+export const binanceRateLimitedTotal = counter(
+  "trading_bus_binance_rate_limited_total",
+  "Requests Binance refused with 429 or 418, each waited out for its Retry-After and sent again."
+)
+export const binanceUnknownTotal = counter(
+  "trading_bus_binance_unknown_total",
+  "Orders sent whose outcome was unknown (a timeout, a dropped connection, a 5XX, -1006/-1007): asked for, never sent blind."
+)
+export const binanceUserDataReconnectsTotal = counter(
+  "trading_bus_binance_user_data_reconnects_total",
+  "Reconnections of the user data stream (each followed by a resubscription and a reconciliation)."
+)

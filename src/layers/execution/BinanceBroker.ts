@@ -11,7 +11,8 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Socket } from "@effect/platform"
-import { BigDecimal, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Option, Queue, type Redacted } from "effect"
+import { BigDecimal, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric, Option, Queue, type Redacted } from "effect"
+import * as Metrics from "../../domain/Metrics.js"
 import { formatDecimal } from "../../domain/Decimal.js"
 import type { Fill, Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
@@ -196,6 +197,7 @@ const make = (options: BinanceBrokerOptions) =>
               if (end !== undefined) return yield* finish(end)
             } else {
               yield* record(order, "unknown", placed.reason)
+              yield* Metric.increment(Metrics.binanceUnknownTotal)
               yield* Effect.logWarning("binance: order status unknown, asking the exchange").pipe(
                 Effect.annotateLogs({ clientOrderId: order.clientOrderId, reason: placed.reason })
               )

@@ -5,7 +5,8 @@
  * user data stream, whose reports it routes to the orders being worked on
  * and after whose every reconnect it reconciles them.
  */
-import { type BigDecimal, Duration, Effect, Schema, type Scope } from "effect"
+import { type BigDecimal, Duration, Effect, Metric, Schema, type Scope } from "effect"
+import * as Metrics from "../../../../domain/Metrics.js"
 import type { HttpClient } from "@effect/platform"
 import type { Socket } from "@effect/platform"
 import { type Balance, ExchangeAccount, ExchangeAccountError } from "../../../../services/ExchangeAccount.js"
@@ -52,6 +53,13 @@ export const makeExchangeSession = (
       recvWindow: options.recvWindow ?? 5000,
       requestTimeout: Duration.decode(options.requestTimeout ?? "10 seconds")
     })
+    // exported from the first scrape, at 0
+    yield* Effect.all([
+      Metric.set(Metrics.binanceUsedWeight, 0),
+      Metric.incrementBy(Metrics.binanceRateLimitedTotal, 0),
+      Metric.incrementBy(Metrics.binanceUnknownTotal, 0),
+      Metric.incrementBy(Metrics.binanceUserDataReconnectsTotal, 0)
+    ], { discard: true })
     if (!(yield* rest.syncTime)) return yield* startError("GET /api/v3/time failed")
     const ok = (outcome: Outcome, what: string): Effect.Effect<unknown, string> =>
       outcome._tag === "Ok"
@@ -114,7 +122,8 @@ export const makeExchangeSession = (
       }, {
         onReport: (report) => hooks.onView(orderIdOfReport(report), viewOfReport(report)),
         // after a reconnect, what the stream may have missed is asked for
-        onSubscribed: ({ resumed }) => resumed ? reconcile : Effect.void
+        onSubscribed: ({ resumed }) =>
+          resumed ? Effect.zipRight(Metric.increment(Metrics.binanceUserDataReconnectsTotal), reconcile) : Effect.void
       }).pipe(Effect.mapError((error) => startError(`the user data stream: ${error.message}`)))
     }
     return { rest, symbols, takerRate: first.commissionRates.taker, account }

@@ -6,7 +6,8 @@
  * `Retry-After`, -1021 once after resyncing the server-time offset.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Redacted } from "effect"
+import { Duration, Effect, Metric, Redacted } from "effect"
+import * as Metrics from "../../../../domain/Metrics.js"
 import { queryString, type Signer, signedQuery } from "./signing.js"
 
 export type Outcome =
@@ -59,7 +60,8 @@ export const makeRestClient = (options: RestClientOptions) =>
     const rateLimited = (status: number, retryAfterHeader: string | undefined, path: string) => {
       const retryAfter = Number(retryAfterHeader)
       rateLimitWaits++
-      return Effect.logWarning("binance: rate limited, waiting").pipe(
+      return Metric.increment(Metrics.binanceRateLimitedTotal).pipe(
+        Effect.zipRight(Effect.logWarning("binance: rate limited, waiting")),
         Effect.annotateLogs({ status, retryAfterSeconds: retryAfter, path }),
         Effect.zipRight(Effect.sleep(Duration.seconds(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1)))
       )
@@ -102,7 +104,10 @@ export const makeRestClient = (options: RestClientOptions) =>
           }
           const { response, text } = result.right
           const weight = Number(response.headers["x-mbx-used-weight-1m"])
-          if (Number.isFinite(weight)) usedWeight = weight
+          if (Number.isFinite(weight)) {
+            usedWeight = weight
+            yield* Metric.set(Metrics.binanceUsedWeight, weight)
+          }
           if (response.status === 429 || response.status === 418) {
             // refused before processing: wait as told, then send it again
             yield* rateLimited(response.status, response.headers["retry-after"], path)
