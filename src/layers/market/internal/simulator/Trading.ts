@@ -50,6 +50,8 @@ export interface SimulatorControl {
   readonly dropUserDataOnPartialFill: Effect.Effect<void>
   /** Close every user-data socket now. */
   readonly dropUserData: Effect.Effect<void>
+  /** Push `event` as is to every user-data subscription: a malformed or unusual event (eventStreamTerminated). */
+  readonly pushUserDataEvent: (event: unknown) => Effect.Effect<void>
   /** A trade at `price` (the walk moving there): resting orders it crosses fill. */
   readonly setPrice: (symbol: string, price: string) => Effect.Effect<void>
   /** Every order ever accepted, oldest first. */
@@ -130,6 +132,7 @@ export const makeTrading = (options: TradingOptions) => {
     fillMarketInParts: (parts) => Effect.sync(() => void (faults.marketParts = Math.max(1, Math.floor(parts)))),
     dropUserDataOnPartialFill: Effect.sync(() => void (faults.dropUserDataOnPartialFill = true)),
     dropUserData: Effect.sync(() => userData.dropAll()),
+    pushUserDataEvent: (event) => Effect.sync(() => userData.push(event)),
     setPrice: (symbol, price) =>
       Effect.sync(() => matching.onPrice(symbol.toUpperCase(), BigDecimal.unsafeFromString(price), serverTime())),
     orders: Effect.sync(() =>
