@@ -45,6 +45,33 @@ const start = (
 
 const withKey = (signer: Signer) => ({ signer, apiKey: signer.keyType === "HMAC" ? hmacKey.apiKey : ed25519Key.apiKey })
 
+/**
+ * A WebSocket API on 127.0.0.1 that answers each request as `answer` says (no answer: `undefined`),
+ * `connection` counting from 0; it records when each connection came.
+ */
+const fakeApi = (
+  answer: (request: { readonly id: string; readonly method: string }, connection: number) => object | undefined
+) =>
+  Effect.gen(function*() {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+    yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
+    yield* Effect.async<void>((resume) => void server.once("listening", () => resume(Effect.void)))
+    const connections: Array<number> = []
+    server.on("connection", (ws) => {
+      const connection = connections.push(Date.now()) - 1
+      ws.on("message", (data) => {
+        const request = JSON.parse(String(data))
+        const reply = answer(request, connection)
+        if (reply !== undefined) ws.send(JSON.stringify({ id: request.id, ...reply }))
+      })
+    })
+    return {
+      url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws-api/v3`,
+      connections,
+      dropAll: () => server.clients.forEach((ws) => ws.terminate())
+    }
+  })
+
 const market = (quantity: string, id: string) =>
   [["symbol", "BTCUSDT"], ["side", "BUY"], ["type", "MARKET"], ["quantity", quantity], ["newClientOrderId", id]] as const
 
@@ -214,24 +241,14 @@ describe("makeUserDataStream (against the simulated exchange)", () => {
 
   it.scopedLive("a silent server is replaced; the ping requests keep a quiet one alive", () =>
     Effect.gen(function*() {
-      // answers the subscription, and pings only when `answerPings`
       let answerPings = true
-      let connections = 0
-      const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-      yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
-      yield* Effect.async<void>((resume) => void server.once("listening", () => resume(Effect.void)))
-      server.on("connection", (ws) => {
-        connections++
-        ws.on("message", (data) => {
-          const request = JSON.parse(String(data))
-          if (request.method === "ping" && !answerPings) return
-          const result = request.method === "ping" ? {} : { subscriptionId: 0 }
-          ws.send(JSON.stringify({ id: request.id, status: 200, result }))
-        })
-      })
-      const port = (server.address() as { port: number }).port
+      const server = yield* fakeApi((request) =>
+        request.method === "ping"
+          ? answerPings ? { status: 200, result: {} } : undefined
+          : { status: 200, result: { subscriptionId: 0 } }
+      )
       const { stream, subscribed } = yield* start({
-        wsApiUrl: `ws://127.0.0.1:${port}/ws-api/v3`,
+        wsApiUrl: server.url,
         ...withKey(yield* hmac),
         silenceTimeout: "300 millis",
         reconnectMin: "20 millis"
@@ -242,7 +259,31 @@ describe("makeUserDataStream (against the simulated exchange)", () => {
       answerPings = false
       yield* waitFor("the replacement", () => subscribed.length >= 2, 3_000)
       expect(subscribed.slice(0, 2)).toEqual([false, true])
-      expect(connections).toBeGreaterThanOrEqual(2)
+      expect(server.connections.length).toBeGreaterThanOrEqual(2)
+    }))
+
+  it.scopedLive("refused resubscriptions back off, doubling up to the max, until one is accepted", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeApi((request, connection) =>
+        request.method === "ping" || connection === 0 || connection >= 4
+          ? { status: 200, result: request.method === "ping" ? {} : { subscriptionId: 0 } }
+          : { status: 400, error: { code: -1021, msg: "Timestamp for this request is outside of the recvWindow." } }
+      )
+      const { stream, subscribed } = yield* start({
+        wsApiUrl: server.url,
+        ...withKey(yield* hmac),
+        reconnectMin: "20 millis",
+        reconnectMax: "60 millis"
+      })
+      server.dropAll()
+      yield* waitFor("the accepted resubscription", () => subscribed.length === 2)
+      expect(yield* stream.reconnects).toBe(1)
+      expect(yield* stream.connected).toBe(true)
+      const gaps = server.connections.slice(1).map((at, k) => at - server.connections[k]!)
+      expect(gaps).toHaveLength(4)
+      // waits of 20, 40, 60 (capped), 60 ms; a timer may fire a millisecond early
+      ;[20, 40, 60, 60].forEach((wait, k) => expect(gaps[k]).toBeGreaterThanOrEqual(wait - 2))
+      expect(gaps[3]).toBeLessThan(1_000)
     }))
 
   it.scopedLive("closing the scope closes the socket", () =>

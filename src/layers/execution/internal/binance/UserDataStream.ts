@@ -9,8 +9,8 @@
  * resubscription is seen after the reports that came before it.
  */
 import * as Socket from "@effect/platform/Socket"
-import { Cause, Data, Deferred, Duration, Effect, Either, Fiber, Queue, Redacted, type Scope } from "effect"
-import { decodeFrame, type ExecutionReport } from "./ExecutionReport.js"
+import { Cause, Data, Deferred, Duration, Effect, Either, Exit, Fiber, Queue, Redacted, type Scope } from "effect"
+import { decodeFrame, type ExecutionReport, type UserDataFrameError } from "./ExecutionReport.js"
 import { type Signer, signWsParams } from "./signing.js"
 
 export interface UserDataStreamOptions {
@@ -62,8 +62,8 @@ export class UserDataStreamError extends Data.TaggedError("UserDataStreamError")
 interface Connection {
   readonly resumed: boolean
   readonly subscribeId: string
-  /** The subscription's answer: its id, or the refusal. */
-  readonly answered: Deferred.Deferred<number, UserDataStreamError>
+  /** The subscription's answer: accepted, or refused. */
+  readonly answered: Deferred.Deferred<void, UserDataStreamError>
   /** The first subscription: done once `onSubscribed` ran, or failed. */
   readonly ready: Deferred.Deferred<void, UserDataStreamError> | undefined
   /** The server ended the stream (eventStreamTerminated, serverShutdown). */
@@ -71,10 +71,11 @@ interface Connection {
   lastFrameAt: number
 }
 
-interface Frame {
-  readonly connection: Connection
-  readonly text: string
-}
+/** What the handling fiber does, in arrival order. */
+type Work =
+  | { readonly _tag: "Report"; readonly report: ExecutionReport }
+  | { readonly _tag: "Subscribed"; readonly connection: Connection }
+  | { readonly _tag: "Malformed"; readonly error: UserDataFrameError }
 
 /** Events after which the subscription is gone, though the socket may stay open. */
 const endingEvents = new Set(["eventStreamTerminated", "serverShutdown"])
@@ -106,55 +107,66 @@ export const makeUserDataStream = (
     let nextRequest = 1
     const requestId = (what: string) => `${what}-${nextRequest++}`
     const textDecoder = new TextDecoder()
-    const frames = yield* Queue.unbounded<Frame>()
+    const work = yield* Queue.unbounded<Work>()
     const logged = Effect.annotateLogs({ wsApiUrl: url })
 
-    const handle = ({ connection, text }: Frame): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const decoded = decodeFrame(text)
-        if (Either.isLeft(decoded)) {
-          malformed++
-          return yield* Effect.logWarning("binance user data: a malformed frame, skipped").pipe(
-            Effect.annotateLogs({ reason: decoded.left.reason, sample: decoded.left.sample })
+    /**
+     * Runs synchronously for each frame, in arrival order: answers settle the
+     * waiting session at once (a slow `onReport` must not time it out), the
+     * rest is queued for the handling fiber.
+     */
+    const onFrame = (connection: Connection, text: string): void => {
+      connection.lastFrameAt = clock.unsafeCurrentTimeMillis()
+      const decoded = decodeFrame(text)
+      if (Either.isLeft(decoded)) {
+        malformed++
+        work.unsafeOffer({ _tag: "Malformed", error: decoded.left })
+        return
+      }
+      const frame = decoded.right
+      if (frame._tag === "Report") {
+        work.unsafeOffer({ _tag: "Report", report: frame.report })
+      } else if (frame._tag === "OtherEvent") {
+        if (endingEvents.has(frame.eventType)) Deferred.unsafeDone(connection.ended, Exit.succeed(frame.eventType))
+      } else if (frame.id === connection.subscribeId) {
+        if (frame.error !== undefined || frame.status !== 200) {
+          const refused = new UserDataStreamError({
+            wsApiUrl: url,
+            reason: "the subscription was refused",
+            code: frame.error?.code,
+            msg: frame.error?.msg
+          })
+          Deferred.unsafeDone(connection.answered, Exit.fail(refused))
+          return
+        }
+        connected = true
+        if (connection.resumed) reconnects++
+        Deferred.unsafeDone(connection.answered, Exit.void)
+        work.unsafeOffer({ _tag: "Subscribed", connection })
+      } // else a ping's answer: only its arrival counts
+    }
+
+    const handle = (item: Work): Effect.Effect<void> => {
+      switch (item._tag) {
+        case "Report":
+          return guarded("onReport", handlers.onReport(item.report))
+        case "Malformed":
+          return Effect.logWarning("binance user data: a malformed frame, skipped").pipe(
+            Effect.annotateLogs({ reason: item.error.reason, sample: item.error.sample })
+          )
+        case "Subscribed": {
+          const { ready, resumed } = item.connection
+          return Effect.logInfo(resumed ? "binance user data: resubscribed after a lost connection" : "binance user data: subscribed").pipe(
+            Effect.zipRight(guarded("onSubscribed", handlers.onSubscribed({ resumed }))),
+            Effect.zipRight(ready === undefined ? Effect.void : Deferred.succeed(ready, undefined))
           )
         }
-        const frame = decoded.right
-        switch (frame._tag) {
-          case "Report":
-            return yield* guarded("onReport", handlers.onReport(frame.report))
-          case "OtherEvent":
-            if (endingEvents.has(frame.eventType)) yield* Deferred.succeed(connection.ended, frame.eventType)
-            return
-          case "Response": {
-            if (frame.id !== connection.subscribeId) return // a ping's answer: only its arrival counts
-            if (frame.error !== undefined || frame.status !== 200) {
-              const refused = new UserDataStreamError({
-                wsApiUrl: url,
-                reason: "the subscription was refused",
-                code: frame.error?.code,
-                msg: frame.error?.msg
-              })
-              yield* Deferred.fail(connection.answered, refused)
-              return
-            }
-            const result = frame.result as { readonly subscriptionId?: unknown } | undefined
-            connected = true
-            yield* Deferred.succeed(connection.answered, Number(result?.subscriptionId ?? -1))
-            if (connection.resumed) {
-              reconnects++
-              yield* Effect.logInfo("binance user data: resubscribed after a lost connection")
-            } else {
-              yield* Effect.logInfo("binance user data: subscribed")
-            }
-            yield* guarded("onSubscribed", handlers.onSubscribed({ resumed: connection.resumed }))
-            if (connection.ready !== undefined) yield* Deferred.succeed(connection.ready, undefined)
-          }
-        }
-      }).pipe(logged)
+      }
+    }
 
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(frames), handle)))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(work), (item) => logged(handle(item)))))
 
-    /** Sends the signed subscription once open; the answer comes through `handle`. */
+    /** Sends the signed subscription; the answer comes through `onFrame`. */
     const subscribe = (connection: Connection, write: (text: string) => Effect.Effect<void, Socket.SocketError>) =>
       Effect.suspend(() => {
         const params = signWsParams(options.signer, {
@@ -175,19 +187,17 @@ export const makeUserDataStream = (
         const connection: Connection = {
           resumed,
           subscribeId: requestId("subscribe"),
-          answered: yield* Deferred.make<number, UserDataStreamError>(),
+          answered: yield* Deferred.make<void, UserDataStreamError>(),
           ready,
           ended: yield* Deferred.make<string>(),
           lastFrameAt: clock.unsafeCurrentTimeMillis()
         }
         const opened = yield* Deferred.make<void>()
         const socket = yield* Socket.makeWebSocket(url, { openTimeout: connectTimeout, closeCodeIsError: () => true })
-        const writeRaw = yield* socket.writer
-        const write = (text: string) => writeRaw(text)
-        // frames are queued synchronously, in arrival order (a handler returning an Effect would be forked)
+        const write = yield* socket.writer
+        // a handler returning void runs synchronously, in arrival order (one returning an Effect would be forked)
         const reader = yield* Effect.forkScoped(socket.runRaw((data) => {
-          connection.lastFrameAt = clock.unsafeCurrentTimeMillis()
-          frames.unsafeOffer({ connection, text: typeof data === "string" ? data : textDecoder.decode(data) })
+          onFrame(connection, typeof data === "string" ? data : textDecoder.decode(data))
         }, { onOpen: Deferred.succeed(opened, undefined) }).pipe(
           Effect.match({ onFailure: socketEnd, onSuccess: () => "closed" })
         ))
