@@ -50,7 +50,12 @@ const withKey = (signer: Signer) => ({ signer, apiKey: signer.keyType === "HMAC"
  * `connection` counting from 0; it records when each connection came.
  */
 const fakeApi = (
-  answer: (request: { readonly id: string; readonly method: string }, connection: number) => object | undefined
+  answer: (
+    request: { readonly id: string; readonly method: string },
+    connection: number,
+    /** Closes this connection abruptly once the answer is sent. */
+    drop: () => void
+  ) => object | undefined
 ) =>
   Effect.gen(function*() {
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
@@ -61,8 +66,10 @@ const fakeApi = (
       const connection = connections.push(Date.now()) - 1
       ws.on("message", (data) => {
         const request = JSON.parse(String(data))
-        const reply = answer(request, connection)
+        let dropping = false
+        const reply = answer(request, connection, () => (dropping = true))
         if (reply !== undefined) ws.send(JSON.stringify({ id: request.id, ...reply }))
+        if (dropping) setTimeout(() => ws.terminate(), 5)
       })
     })
     return {
@@ -284,6 +291,26 @@ describe("makeUserDataStream (against the simulated exchange)", () => {
       // waits of 20, 40, 60 (capped), 60 ms; a timer may fire a millisecond early
       ;[20, 40, 60, 60].forEach((wait, k) => expect(gaps[k]).toBeGreaterThanOrEqual(wait - 2))
       expect(gaps[3]).toBeLessThan(1_000)
+    }))
+
+  it.scopedLive("connections dropped right after subscribing back off too: the wait resets only after one that lasted", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeApi((request, connection, drop) => {
+        if (request.method !== "ping" && connection >= 1 && connection <= 3) drop()
+        return { status: 200, result: request.method === "ping" ? {} : { subscriptionId: 0 } }
+      })
+      const { stream, subscribed } = yield* start({
+        wsApiUrl: server.url,
+        ...withKey(yield* hmac),
+        reconnectMin: "20 millis",
+        reconnectMax: "60 millis"
+      })
+      server.dropAll()
+      yield* waitFor("five subscriptions", () => subscribed.length === 5)
+      expect(subscribed).toEqual([false, true, true, true, true])
+      expect(yield* stream.reconnects).toBe(4)
+      const gaps = server.connections.slice(1).map((at, k) => at - server.connections[k]!)
+      ;[20, 40, 60, 60].forEach((wait, k) => expect(gaps[k]).toBeGreaterThanOrEqual(wait - 2))
     }))
 
   it.scopedLive("closing the scope closes the socket", () =>

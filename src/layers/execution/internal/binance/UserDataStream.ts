@@ -217,7 +217,7 @@ export const makeUserDataStream = (
         )
         if (Either.isLeft(subscribed)) {
           if (ready !== undefined) yield* Deferred.fail(ready, subscribed.left)
-          return { subscribed: false, end: subscribed.left.message } as const
+          return { subscribed: false, end: subscribed.left.message, lastedMillis: 0 } as const
         }
 
         // Binance's own WebSocket pings do not reach this code: ask for answers so that silence means trouble
@@ -235,11 +235,17 @@ export const makeUserDataStream = (
           }
         })
         const ended = Effect.map(Deferred.await(connection.ended), (event) => `the server sent ${event}`)
+        const subscribedAt = clock.unsafeCurrentTimeMillis()
         const end = yield* Effect.raceAll([readerEnd, silence, ended])
-        return { subscribed: true, end } as const
+        return { subscribed: true, end, lastedMillis: clock.unsafeCurrentTimeMillis() - subscribedAt } as const
       })).pipe(Effect.ensuring(Effect.sync(() => void (connected = false))))
 
-    /** After the first subscription: reconnect forever, the wait doubling while attempts fail. */
+    /**
+     * After the first subscription: reconnect forever, the wait doubling while
+     * attempts fail or their connections do not last (Binance limits new
+     * connections per IP: a server that drops every socket at once must not be
+     * hammered).
+     */
     const keepAlive = (firstEnd: string) =>
       Effect.gen(function*() {
         let end = firstEnd
@@ -249,7 +255,8 @@ export const makeUserDataStream = (
           yield* Effect.sleep(wait)
           const outcome = yield* session(true)
           end = outcome.end
-          wait = outcome.subscribed ? reconnectMin : Duration.min(Duration.times(wait, 2), reconnectMax)
+          const lasted = outcome.subscribed && outcome.lastedMillis >= Duration.toMillis(reconnectMax)
+          wait = lasted ? reconnectMin : Duration.min(Duration.times(wait, 2), reconnectMax)
         }
       })
 
