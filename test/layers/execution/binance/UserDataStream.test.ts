@@ -1,83 +1,9 @@
-import { NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal, Effect, Logger, LogLevel, Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import { WebSocketServer } from "ws"
-import type { ExecutionReport } from "../../../../src/layers/execution/internal/binance/ExecutionReport.js"
-import { hmacSigner, type Signer } from "../../../../src/layers/execution/internal/binance/signing.js"
-import {
-  makeUserDataStream,
-  type UserDataStreamOptions
-} from "../../../../src/layers/execution/internal/binance/UserDataStream.js"
-import { ed25519, ed25519Key, hmac, hmacKey, signed, startExchange, waitFor } from "../../../support/simulatorTrading.js"
-
-const dec = BigDecimal.unsafeFromString
-/** Exact decimal equality, whatever the scale. */
-const same = (a: BigDecimal.BigDecimal | undefined, b: string) =>
-  expect(a !== undefined && BigDecimal.equals(a, dec(b)), `${a === undefined ? "undefined" : BigDecimal.format(a)} = ${b}`)
-    .toBe(true)
-
-/** A stream on `options`, recording what it hands over. */
-const start = (
-  options: Omit<UserDataStreamOptions, "apiKey"> & { readonly apiKey: string },
-  /** Each handler call takes this long: calls must still come one at a time, in order. */
-  handlerMillis = 0
-) =>
-  Effect.gen(function*() {
-    const reports: Array<ExecutionReport> = []
-    const subscribed: Array<boolean> = []
-    const handling = { now: 0, most: 0 }
-    const handler = (record: () => void) =>
-      Effect.gen(function*() {
-        handling.most = Math.max(handling.most, ++handling.now)
-        if (handlerMillis > 0) yield* Effect.sleep(handlerMillis)
-        record()
-        handling.now--
-      })
-    const stream = yield* makeUserDataStream({ ...options, apiKey: Redacted.make(options.apiKey) }, {
-      onReport: (report) => handler(() => reports.push(report)),
-      onSubscribed: ({ resumed }) => handler(() => subscribed.push(resumed))
-    })
-    return { stream, reports, subscribed, handling }
-  }).pipe(
-    Effect.provide(NodeSocket.layerWebSocketConstructor),
-    Logger.withMinimumLogLevel(LogLevel.None)
-  )
-
-const withKey = (signer: Signer) => ({ signer, apiKey: signer.keyType === "HMAC" ? hmacKey.apiKey : ed25519Key.apiKey })
-
-/**
- * A WebSocket API on 127.0.0.1 that answers each request as `answer` says (no answer: `undefined`),
- * `connection` counting from 0; it records when each connection came.
- */
-const fakeApi = (
-  answer: (
-    request: { readonly id: string; readonly method: string },
-    connection: number,
-    /** Closes this connection abruptly once the answer is sent. */
-    drop: () => void
-  ) => object | undefined
-) =>
-  Effect.gen(function*() {
-    const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
-    yield* Effect.async<void>((resume) => void server.once("listening", () => resume(Effect.void)))
-    const connections: Array<number> = []
-    server.on("connection", (ws) => {
-      const connection = connections.push(Date.now()) - 1
-      ws.on("message", (data) => {
-        const request = JSON.parse(String(data))
-        let dropping = false
-        const reply = answer(request, connection, () => (dropping = true))
-        if (reply !== undefined) ws.send(JSON.stringify({ id: request.id, ...reply }))
-        if (dropping) setTimeout(() => ws.terminate(), 5)
-      })
-    })
-    return {
-      url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws-api/v3`,
-      connections,
-      dropAll: () => server.clients.forEach((ws) => ws.terminate())
-    }
-  })
+import { hmacSigner } from "../../../../src/layers/execution/internal/binance/signing.js"
+import { ed25519, hmac, hmacKey, signed, startExchange, waitFor } from "../../../support/simulatorTrading.js"
+import { same, start, withKey } from "./userDataHarness.js"
 
 const market = (quantity: string, id: string) =>
   [["symbol", "BTCUSDT"], ["side", "BUY"], ["type", "MARKET"], ["quantity", quantity], ["newClientOrderId", id]] as const
@@ -246,72 +172,6 @@ describe("makeUserDataStream (against the simulated exchange)", () => {
       expect(yield* stream.reconnects).toBe(1)
     }))
 
-  it.scopedLive("a silent server is replaced; the ping requests keep a quiet one alive", () =>
-    Effect.gen(function*() {
-      let answerPings = true
-      const server = yield* fakeApi((request) =>
-        request.method === "ping"
-          ? answerPings ? { status: 200, result: {} } : undefined
-          : { status: 200, result: { subscriptionId: 0 } }
-      )
-      const { stream, subscribed } = yield* start({
-        wsApiUrl: server.url,
-        ...withKey(yield* hmac),
-        silenceTimeout: "300 millis",
-        reconnectMin: "20 millis"
-      })
-      const quietUntil = Date.now() + 1_000
-      yield* waitFor("a quiet second", () => Date.now() > quietUntil, 2_000)
-      expect(yield* stream.reconnects).toBe(0)
-      answerPings = false
-      yield* waitFor("the replacement", () => subscribed.length >= 2, 3_000)
-      expect(subscribed.slice(0, 2)).toEqual([false, true])
-      expect(server.connections.length).toBeGreaterThanOrEqual(2)
-    }))
-
-  it.scopedLive("refused resubscriptions back off, doubling up to the max, until one is accepted", () =>
-    Effect.gen(function*() {
-      const server = yield* fakeApi((request, connection) =>
-        request.method === "ping" || connection === 0 || connection >= 4
-          ? { status: 200, result: request.method === "ping" ? {} : { subscriptionId: 0 } }
-          : { status: 400, error: { code: -1021, msg: "Timestamp for this request is outside of the recvWindow." } }
-      )
-      const { stream, subscribed } = yield* start({
-        wsApiUrl: server.url,
-        ...withKey(yield* hmac),
-        reconnectMin: "20 millis",
-        reconnectMax: "60 millis"
-      })
-      server.dropAll()
-      yield* waitFor("the accepted resubscription", () => subscribed.length === 2)
-      expect(yield* stream.reconnects).toBe(1)
-      expect(yield* stream.connected).toBe(true)
-      const gaps = server.connections.slice(1).map((at, k) => at - server.connections[k]!)
-      expect(gaps).toHaveLength(4)
-      // waits of 20, 40, 60 (capped), 60 ms; a timer may fire a millisecond early
-      ;[20, 40, 60, 60].forEach((wait, k) => expect(gaps[k]).toBeGreaterThanOrEqual(wait - 2))
-      expect(gaps[3]).toBeLessThan(1_000)
-    }))
-
-  it.scopedLive("connections dropped right after subscribing back off too: the wait resets only after one that lasted", () =>
-    Effect.gen(function*() {
-      const server = yield* fakeApi((request, connection, drop) => {
-        if (request.method !== "ping" && connection >= 1 && connection <= 3) drop()
-        return { status: 200, result: request.method === "ping" ? {} : { subscriptionId: 0 } }
-      })
-      const { stream, subscribed } = yield* start({
-        wsApiUrl: server.url,
-        ...withKey(yield* hmac),
-        reconnectMin: "20 millis",
-        reconnectMax: "60 millis"
-      })
-      server.dropAll()
-      yield* waitFor("five subscriptions", () => subscribed.length === 5)
-      expect(subscribed).toEqual([false, true, true, true, true])
-      expect(yield* stream.reconnects).toBe(4)
-      const gaps = server.connections.slice(1).map((at, k) => at - server.connections[k]!)
-      ;[20, 40, 60, 60].forEach((wait, k) => expect(gaps[k]).toBeGreaterThanOrEqual(wait - 2))
-    }))
 
   it.scopedLive("closing the scope closes the socket", () =>
     Effect.gen(function*() {

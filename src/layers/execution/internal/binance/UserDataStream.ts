@@ -4,9 +4,17 @@
  * `ping` requests and replaced (with backoff) when it closes, fails, falls
  * silent or is told its stream ended. The listenKey endpoints are gone.
  *
+<<<<<<< HEAD
  * Frames of every connection go into one queue and one fiber handles them in
  * arrival order, so `onReport` and `onSubscribed` never overlap and a
  * resubscription is seen after the reports that came before it.
+=======
+ * The reports and subscriptions of every connection go into one queue and one
+ * fiber hands them over in arrival order, so `onReport` and `onSubscribed`
+ * never overlap and a resubscription is seen after the reports that came
+ * before it. The make returns once the first `onSubscribed` ran. Timestamps
+ * come from Effect's Clock (plus `timeOffset`), as the REST client's do.
+>>>>>>> issue-13a
  */
 import * as Socket from "@effect/platform/Socket"
 import { Cause, Data, Deferred, Duration, Effect, Either, Exit, Fiber, Queue, Redacted, type Scope } from "effect"
