@@ -22,4 +22,13 @@ export interface SubmitOptions {
  */
 export class Broker extends Context.Tag("trading-bus/Broker")<Broker, {
   readonly submit: (order: Order, options?: SubmitOptions) => Effect.Effect<Fill, BrokerError>
+  /**
+   * Optional (an exchange's broker): asks the exchange to cancel an order still open. Its `submit` then ends as
+   * cancelled, after the parts that filled. Fails when the exchange has no such open order.
+   */
+  readonly cancel?: (order: Pick<Order, "clientOrderId" | "symbol">) => Effect.Effect<void, BrokerError>
 }>() {}
+
+/** A wrapper's `cancel`: the wrapped broker's, when it has one. */
+export const cancelOf = (inner: Broker["Type"]): Pick<Broker["Type"], "cancel"> =>
+  inner.cancel === undefined ? {} : { cancel: inner.cancel }

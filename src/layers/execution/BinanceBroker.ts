@@ -72,6 +72,7 @@ const make = (options: BinanceBrokerOptions) =>
     const steps = Option.getOrUndefined(yield* Effect.serviceOption(OrderSteps))
     /** The inbox of each order being worked on: what the user data stream said of it, or "query" (a reconnect). */
     const inboxes = new Map<string, Queue.Queue<OrderView | "query">>()
+    const traded = new Set<string>()
     const session: ExchangeSession = yield* makeExchangeSession(options, {
       onView: (clientOrderId, view) =>
         Effect.suspend(() => {
@@ -79,6 +80,7 @@ const make = (options: BinanceBrokerOptions) =>
           return inbox === undefined ? Effect.void : Queue.offer(inbox, view)
         }),
       tracked: () => [...inboxes.keys()],
+      symbols: () => traded,
       queryAll: Effect.suspend(() => Effect.forEach(inboxes.values(), (inbox) => Queue.offer(inbox, "query"), { discard: true }))
     })
     const { rest, symbols, takerRate } = session
@@ -121,6 +123,7 @@ const make = (options: BinanceBrokerOptions) =>
         const rounded = roundOrder(filters, order)
         if (Either.isLeft(rounded)) return yield* rejected(order, `Filter failure: ${rounded.left.filter}: ${rounded.left.message}`)
         const { price, quantity } = rounded.right
+        traded.add(order.symbol)
         const params: Array<readonly [string, string]> = [
           ["symbol", order.symbol],
           ["side", order.side],
@@ -236,6 +239,18 @@ const make = (options: BinanceBrokerOptions) =>
       }).pipe(Effect.scoped)
 
     const broker = Broker.of({
+      cancel: (order) =>
+        Effect.gen(function*() {
+          const answer = yield* rest.send("DELETE", "/api/v3/order", [["symbol", order.symbol], ["origClientOrderId", order.clientOrderId]])
+          const failed = (message: string, rejected: boolean) =>
+            new BrokerError({ clientOrderId: order.clientOrderId, message, rejected })
+          if (answer._tag === "Refused") return yield* failed(`Binance refused the cancel: ${answer.code} ${answer.msg}`, true)
+          if (answer._tag === "Unknown") return yield* failed(`the cancel's outcome is unknown: ${answer.reason}`, false)
+          // the order's submit hears it at once (the stream says it too; counted once)
+          const view = viewOfAnswer(answer.body, clock.unsafeCurrentTimeMillis())
+          const inbox = inboxes.get(order.clientOrderId)
+          if (view !== undefined && inbox !== undefined) yield* Queue.offer(inbox, view)
+        }),
       submit: (order, submitOptions) =>
         Effect.suspend(() => {
           const known = outcomes.get(order.clientOrderId)

@@ -3,7 +3,7 @@ import { makeEvent } from "../../domain/BusEvent.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Fill, Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
-import { Broker, type SubmitOptions } from "../../services/Broker.js"
+import { Broker, cancelOf, type SubmitOptions } from "../../services/Broker.js"
 import { EventBus } from "../../services/EventBus.js"
 
 export type BreakerStatus = "closed" | "open" | "half-open"
@@ -198,6 +198,7 @@ const make = (options: CircuitBreakerOptions) =>
       })
 
     const broker = Broker.of({
+      ...cancelOf(inner),
       submit: (order, options) =>
         status === "closed"
           ? Effect.flatten(call(order, false, options)).pipe(

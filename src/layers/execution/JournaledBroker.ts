@@ -1,6 +1,6 @@
 import { Effect, Layer, Option } from "effect"
 import { BrokerError } from "../../domain/TradingErrors.js"
-import { Broker } from "../../services/Broker.js"
+import { Broker, cancelOf } from "../../services/Broker.js"
 import { Journal } from "../../services/Journal.js"
 
 /**
@@ -19,6 +19,7 @@ export const layer: Layer.Layer<Broker, never, Broker> = Layer.effect(
     if (Option.isNone(journal)) return inner
     const { outcomeOf } = journal.value
     return Broker.of({
+      ...cancelOf(inner),
       submit: (order, options) =>
         outcomeOf(order.clientOrderId).pipe(
           Effect.mapError((error) =>

@@ -9,7 +9,7 @@
 import { Effect, Layer, Schema, type Scope } from "effect"
 import { Fill } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
-import { Broker } from "../../services/Broker.js"
+import { Broker, cancelOf } from "../../services/Broker.js"
 import { executedKey } from "../bus/internal/redis/partition.js"
 import { connect, type RedisCommandError } from "../bus/internal/redis/RedisConnection.js"
 
@@ -51,6 +51,7 @@ const make = (options: RedisOnceBrokerOptions): Effect.Effect<Broker["Type"], Re
       })
 
     return Broker.of({
+      ...cancelOf(inner),
       submit: (order, options) =>
         Effect.gen(function*() {
           const key = executedKey(namespace, order.clientOrderId)

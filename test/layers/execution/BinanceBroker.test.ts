@@ -1,6 +1,6 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal, Context, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
+import { BigDecimal, Cause, Context, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
 import type { Order } from "../../../src/domain/Order.js"
 import { BrokerError } from "../../../src/domain/TradingErrors.js"
 import { layer as binanceBroker } from "../../../src/layers/execution/BinanceBroker.js"
@@ -193,5 +193,22 @@ describe("BinanceBroker (against the simulated exchange)", () => {
       // the part only the query saw: 0.1% of its 43 USDT
       expect(BigDecimal.format(last.fee)).toBe("0.043")
       expect(yield* idCounts).toEqual({ "parts-1": 1 })
+    }))
+
+  it.scoped("a resting LIMIT order cancelled by origClientOrderId: its submit ends cancelled; an unknown one cannot be", () =>
+    Effect.gen(function*() {
+      const { broker, exchange, idCounts } = yield* setup
+      const resting = order("limit-1", { type: "LIMIT", price: BigDecimal.unsafeFromString("30000"), quantity: BigDecimal.unsafeFromString("0.001") })
+      const placed = Effect.map(exchange.control.orders, (orders) => orders.some((o) => o.clientOrderId === "limit-1"))
+      const fiber = yield* drive(broker.submit(resting), () => placed)
+      yield* broker.cancel!(resting)
+      const exit = yield* Effect.flatMap(drive(Fiber.join(fiber)), Fiber.await)
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(BrokerError)
+      expect([error?.rejected, error?.ended]).toEqual([true, "CANCELLED"])
+      expect(error?.message).toContain("CANCELED on the exchange after 0 of 0.001 filled")
+      expect(yield* idCounts).toEqual({ "limit-1": 1 })
+      const unknown = yield* Effect.flip(broker.cancel!({ clientOrderId: "never-sent", symbol: "BTCUSDT" }))
+      expect(unknown.message).toContain("-2011")
     }))
 })

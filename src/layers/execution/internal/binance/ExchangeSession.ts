@@ -29,6 +29,8 @@ export interface SessionHooks {
   readonly onView: (clientOrderId: string, view: OrderView) => Effect.Effect<void>
   /** The orders being worked on now. */
   readonly tracked: () => ReadonlyArray<string>
+  /** The symbols this broker has traded: their open orders are listed after a reconnect. */
+  readonly symbols: () => ReadonlySet<string>
   /** Has every order being worked on asked the exchange at once (after a reconnect). */
   readonly queryAll: Effect.Effect<void>
 }
@@ -99,17 +101,20 @@ export const makeExchangeSession = (
     const reconcile = Effect.gen(function*() {
       yield* hooks.queryAll
       const tracked = new Set(hooks.tracked())
-      const listed = yield* rest.send("GET", "/api/v3/openOrders", [])
-      if (listed._tag !== "Ok") return
-      const open = Schema.decodeUnknownOption(OpenOrders)(listed.body)
-      if (open._tag === "None") return
-      const untracked = open.value.filter((o) => !tracked.has(o.clientOrderId))
-      if (untracked.length > 0) {
-        yield* Effect.logWarning(
-          `binance: ${untracked.length} open orders on the exchange are not this engine's in flight: ${
-            untracked.slice(0, 10).map((o) => `${o.symbol} ${o.clientOrderId} ${o.status}`).join(", ")
-          }`
-        )
+      // per symbol: Binance weighs a listing of every symbol's open orders 80, one symbol's 6
+      for (const symbol of hooks.symbols()) {
+        const listed = yield* rest.send("GET", "/api/v3/openOrders", [["symbol", symbol]])
+        if (listed._tag !== "Ok") continue
+        const open = Schema.decodeUnknownOption(OpenOrders)(listed.body)
+        if (open._tag === "None") continue
+        const untracked = open.value.filter((o) => !tracked.has(o.clientOrderId))
+        if (untracked.length > 0) {
+          yield* Effect.logWarning(
+            `binance: ${untracked.length} open ${symbol} orders on the exchange are not this engine's in flight: ${
+              untracked.slice(0, 10).map((o) => `${o.clientOrderId} ${o.status}`).join(", ")
+            }`
+          )
+        }
       }
     })
     if (options.wsApiUrl !== undefined) {
