@@ -43,6 +43,10 @@ export * as PaperBroker from "./layers/execution/PaperBroker.js"
 export * as CircuitBreakerBroker from "./layers/execution/CircuitBreakerBroker.js"
 export * as JournaledBroker from "./layers/execution/JournaledBroker.js"
 export * as RedisOnceBroker from "./layers/execution/RedisOnceBroker.js"
+export * from "./services/ExchangeAccount.js"
+export * from "./services/OrderSteps.js"
+export * as BinanceBroker from "./layers/execution/BinanceBroker.js"
+export { ed25519Signer, ed25519SignerFromFile, hmacSigner, type Signer, SigningKeyError } from "./layers/execution/internal/binance/signing.js"
 
 // the journal: write-ahead orders, recovery, dead letters
 export * from "./services/Journal.js"
@@ -52,6 +56,7 @@ export * as JournalHooks from "./layers/journal/JournalHooks.js"
 export * as JournalRecovery from "./layers/journal/JournalRecovery.js"
 export * as JournaledPortfolio from "./layers/journal/JournaledPortfolio.js"
 export * as SqliteDeadLetters from "./layers/journal/SqliteDeadLetters.js"
+export * as SqliteOrderSteps from "./layers/journal/SqliteOrderSteps.js"
 export * as RetryingHandlers from "./layers/journal/RetryingHandlers.js"
 
 // observability

@@ -9,9 +9,8 @@
  * Its parts come from the answers, the queries and the user data stream
  * (`executionReport`s), each counted once.
  */
-import type { HttpClient } from "@effect/platform"
-import type { Socket } from "@effect/platform"
-import { BigDecimal, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric, Option, Queue, type Redacted } from "effect"
+import type { HttpClient, Socket } from "@effect/platform"
+import { BigDecimal, Context, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric, Option, Queue } from "effect"
 import * as Metrics from "../../domain/Metrics.js"
 import { formatDecimal } from "../../domain/Decimal.js"
 import type { Fill, Order } from "../../domain/Order.js"
@@ -23,39 +22,9 @@ import { type ExchangeSession, makeExchangeSession } from "./internal/binance/Ex
 import { roundOrder } from "./internal/binance/Filters.js"
 import { makeOrderProgress, type OrderEnd, type OrderView } from "./internal/binance/OrderProgress.js"
 import { tradesOfAnswer, viewOfAnswer } from "./internal/binance/OrderViews.js"
-import type { Signer } from "./internal/binance/signing.js"
+import type { BinanceBrokerOptions, BinanceBrokerStartError } from "./internal/binance/BrokerOptions.js"
 
-export interface BinanceBrokerOptions {
-  /** As "https://api.binance.com" or "https://testnet.binance.vision"; no trailing slash. */
-  readonly restUrl: string
-  /** The WebSocket API for the user data stream, as "wss://ws-api.binance.com:443/ws-api/v3"; without it, queries only. */
-  readonly wsApiUrl?: string
-  readonly apiKey: Redacted.Redacted<string>
-  /** From `hmacSigner` or `ed25519Signer` (signing.ts). */
-  readonly signer: Signer
-  /** Default 5000 ms. */
-  readonly recvWindow?: number
-  /** A request not answered within it is UNKNOWN. Default 10 seconds. */
-  readonly requestTimeout?: Duration.DurationInput
-  /** How long after an UNKNOWN send a -2013 still means "not known yet" rather than "not placed". Default 10 s. */
-  readonly notFoundGrace?: Duration.DurationInput
-  /** First wait between queries of an order in doubt or still open; doubles up to `maxQueryInterval`. Default 200 ms. */
-  readonly queryInterval?: Duration.DurationInput
-  /** Default 5 seconds. */
-  readonly maxQueryInterval?: Duration.DurationInput
-  /** Server-time offset refreshed this often. Default 5 minutes. */
-  readonly timeSyncInterval?: Duration.DurationInput
-}
-
-/** The broker could not start: the exchange unreachable, or its answers unusable. */
-export class BinanceBrokerStartError extends Data.TaggedError("BinanceBrokerStartError")<{
-  readonly restUrl: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `cannot start the Binance broker at ${this.restUrl}: ${this.reason}`
-  }
-}
+export { type BinanceBrokerOptions, BinanceBrokerStartError } from "./internal/binance/BrokerOptions.js"
 
 /** Codes that mean this order was refused (filters, balance, parameters), not that something is broken. */
 const isRejection = (code: number) => code === -2010 || code === -1013 || (code <= -1100 && code >= -1199)
