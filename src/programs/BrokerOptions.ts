@@ -41,7 +41,7 @@ const isUrl = (protocols: ReadonlyArray<string>) => (text: string) => {
 
 const urlFlag = (name: string, protocols: "http" | "ws", example: string, description: string) =>
   Flag.optional(
-    Flag.text(name, `an ${protocols}(s) URL such as ${example}`, description, {
+    Flag.text(name, `${protocols === "http" ? "an http(s)" : "a ws(s)"} URL such as ${example}`, description, {
       valid: isUrl(protocols === "http" ? ["http:", "https:"] : ["ws:", "wss:"])
     }),
     "Binance production's, the testnet's with --testnet"
