@@ -18,7 +18,7 @@ export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
 }
 
 /** A URL's user and password (`wss://key:secret@host`) never reach the terminal or a log. */
-const redactCredentials = (text: string): string => text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s"]*@/gi, "$1***@")
+export const redactCredentials = (text: string): string => text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s"]*@/gi, "$1***@")
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 

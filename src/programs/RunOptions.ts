@@ -3,16 +3,16 @@ import { Config, Duration, Effect, Option } from "effect"
 import { existsSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { defaultFilename as defaultJournal } from "../layers/journal/SqliteJournal.js"
+import type { EngineBroker } from "../layers/engine/BrokerChoice.js"
+import { resolveVenue, venueFlags } from "./BrokerOptions.js"
 import { ConfigurationError } from "./ConfigurationError.js"
 import * as Flag from "./internal/Flags.js"
 import { parseDuration } from "./parseDuration.js"
 
 /** The flags of `trading-bus run`, as @effect/cli parses them. */
 export const runFlags = {
-  source: Flag.withDefault(
-    Flag.choice("source", ["sim", "binance"], "Where candles come from: the embedded simulator (offline) or Binance"),
-    "sim"
-  ),
+  // --source, --broker, --testnet, --live, the Binance URLs and --recv-window
+  ...venueFlags,
   symbols: Options.text("symbols").pipe(
     Options.withDefault("btcusdt,ethusdt"),
     Options.withDescription("Comma-separated symbols, such as btcusdt,ethusdt (default btcusdt,ethusdt)")
@@ -41,14 +41,6 @@ export const runFlags = {
   speed: Flag.withDefault(
     Flag.number("speed", { min: 0.01, max: 10_000 }, "Simulator speed: candles per second per symbol"),
     10
-  ),
-  wsUrl: Options.text("ws-url").pipe(
-    Options.withDefault("wss://stream.binance.com:9443"),
-    Options.withDescription("Binance WebSocket base URL (--source binance; default wss://stream.binance.com:9443)")
-  ),
-  restUrl: Options.text("rest-url").pipe(
-    Options.withDefault("https://api.binance.com"),
-    Options.withDescription("Binance REST base URL (--source binance; default https://api.binance.com)")
   ),
   candleUpdates: Options.boolean("candle-updates").pipe(
     Options.withDescription("Also publish open klines as CandleUpdate events")
@@ -146,6 +138,12 @@ export type RunFlags = Parsed<typeof runFlags>
 export interface RunConfig extends
   Omit<
     RunFlags,
+    | "source"
+    | "broker"
+    | "testnet"
+    | "live"
+    | "wsApiUrl"
+    | "recvWindow"
     | "symbols"
     | "duration"
     | "statusInterval"
@@ -167,6 +165,10 @@ export interface RunConfig extends
 {
   /** `--param key=value` pairs, for a `--strategy` module. */
   readonly params?: Readonly<Record<string, string>>
+  /** Where candles come from, resolved from `--source`, `--broker` and `--testnet` (`BrokerOptions`). */
+  readonly source: "sim" | "binance"
+  /** Who executes orders (absent: the paper broker). */
+  readonly broker?: EngineBroker
   /** `--allow-short`: a SELL may open a short (paper only). */
   readonly allowShort?: boolean
   readonly symbols: ReadonlyArray<string>
@@ -239,9 +241,13 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
-    const { allowShort, bus: _bus, param, partitions: _partitions, report, role: _role, ...rest } = flags
+    const { allowShort, broker, bus: _bus, live, param, partitions: _partitions, recvWindow, report, role: _role, source, testnet, wsApiUrl, ...rest } = flags
+    // last: on an exchange this reads the key, after every cheaper check
+    const venue = yield* resolveVenue({ source, broker, testnet, live, restUrl: flags.restUrl, wsApiUrl, wsUrl: flags.wsUrl, recvWindow })
     return {
       ...rest,
+      source: venue.source,
+      broker: venue.broker,
       ...(redis !== undefined ? { redis } : {}),
       params: Option.match(param, { onNone: () => ({}), onSome: (map) => Object.fromEntries(map) }),
       allowShort,
@@ -250,8 +256,8 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
       statusInterval: yield* positiveDuration("--status-interval", flags.statusInterval),
       brokerLatency: yield* nonNegativeDuration("--broker-latency", flags.brokerLatency),
       summaryJson: flags.summaryJson,
-      wsUrl: flags.wsUrl,
-      restUrl: flags.restUrl,
+      wsUrl: venue.wsUrl,
+      restUrl: venue.restUrl,
       journal: flags.journal,
       record: flags.record,
       ...(Option.isSome(report) ? { report: report.value } : {})

@@ -39,7 +39,7 @@ const runCommand = Command.make(
   ({ logFile, logFormat, logLevel, ...flags }) =>
     withLogging({ logFormat, logLevel, logFile }, Effect.flatMap(resolveRunConfig(flags), (config) => runProgram(config)))
 ).pipe(Command.withDescription(
-  "Run the trading engine: candles -> strategy -> signals -> orders -> paper fills -> positions and P&L"
+  "Run the trading engine: candles -> strategy -> signals -> orders -> fills (paper, or Binance with --broker binance) -> positions and P&L"
 ))
 
 const simulateCommand = Command.make(

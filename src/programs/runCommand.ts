@@ -9,6 +9,7 @@ import { asConfigurationError, ConfigurationError } from "./ConfigurationError.j
 import * as Dashboard from "./Dashboard.js"
 import { runPage } from "./report/ReportPages.js"
 import { makeTimeline, sampleOf, sampler } from "./report/RunTimeline.js"
+import { describeBroker, venueForLog } from "./BrokerOptions.js"
 import type { RunConfig } from "./RunOptions.js"
 import { resolveStrategy } from "./StrategyModule.js"
 import { candleCount, formatSummary, statusLine } from "./Summary.js"
@@ -26,6 +27,7 @@ export const engineOptionsOf = (config: RunConfig, strategy: Layer.Layer<Strateg
       candleUpdates: config.candleUpdates
     },
   strategy,
+  broker: config.broker ?? "paper",
   quoteAmount: config.quoteAmount,
   maxPositionNotional: config.maxPositionNotional,
   maxOpenOrders: config.maxOpenOrders,
@@ -92,7 +94,8 @@ export const runProgram = (config: RunConfig, extras: { readonly plugins?: Layer
       ...engineOptionsOf(config, strategy),
       ...(plugins !== undefined ? { plugins } : {})
     }
-    const title = `${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}`
+    const title = `${config.source === "sim" ? "simulator" : "binance"} ${config.symbols.join(",")} ${config.interval}, strategy ${config.strategy}, ${describeBroker(config.broker)}`
+    yield* Effect.logDebug("run: market data and broker", venueForLog(config))
     const end = yield* Engine.runWith(options, {
       onStart: (built) =>
         Effect.gen(function*() {

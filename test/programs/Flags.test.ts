@@ -1,7 +1,7 @@
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Console, Effect, Layer } from "effect"
+import { ConfigProvider, Console, Effect, Layer, Option } from "effect"
 import { eventBusConfigFromEnv } from "../../src/domain/EventBusConfig.js"
 import { asConfigurationError } from "../../src/programs/ConfigurationError.js"
 import * as Logging from "../../src/programs/Logging.js"
@@ -49,6 +49,10 @@ describe("run's flags refuse values outside their range, naming the flag or vari
     [["--metrics-port", "70000"], {}, `trading-bus: invalid --metrics-port "70000": expected a whole number from 0 to 65535`],
     [[], { TRADING_BUS_METRICS_PORT: "-1" }, `trading-bus: invalid TRADING_BUS_METRICS_PORT "-1": expected a whole number from 0 to 65535`],
     [[], { TRADING_BUS_LOG_FORMAT: "xml" }, `trading-bus: invalid TRADING_BUS_LOG_FORMAT "xml": expected pretty or json`],
+    [["--broker", "kraken"], {}, `trading-bus: invalid --broker "kraken": expected paper or binance`],
+    [["--ws-api-url", "https://ws-api.binance.com"], {}, `trading-bus: invalid --ws-api-url "https://ws-api.binance.com": expected a ws(s) URL such as wss://ws-api.testnet.binance.vision/ws-api/v3`],
+    [["--ws-url", "not a url"], {}, `trading-bus: invalid --ws-url "not a url": expected a ws(s) URL such as wss://stream.binance.com:9443`],
+    [["--recv-window", "60001"], {}, `trading-bus: invalid --recv-window "60001": expected a whole number from 1 to 60000`],
     [["--log-level", "loud"], {}, `trading-bus: invalid --log-level "loud": expected one of trace, debug, info, warning, error, none`]
   ] as const)("%j %j", ([args, env, line]) =>
     Effect.gen(function*() {
@@ -61,9 +65,11 @@ describe("run's flags refuse values outside their range, naming the flag or vari
     Effect.gen(function*() {
       const defaults = yield* parse([])
       expect(defaults.parsed).toMatchObject({
-        source: "sim", fast: 9, slow: 21, seed: 42, speed: 10, quoteAmount: "100", feeBps: 10, slippageBps: 5,
+        broker: "paper", testnet: false, live: false, recvWindow: 5000, fast: 9, slow: 21, seed: 42, speed: 10, quoteAmount: "100", feeBps: 10, slippageBps: 5,
         brokerLatency: "0ms", statusInterval: "5s", metricsPort: 9464, metricsHost: "127.0.0.1", logLevel: "info"
       })
+      // --source's default depends on --broker and --testnet (BrokerOptions)
+      expect(defaults.parsed?.source).toEqual(Option.none())
       const flag = yield* parse(["--metrics-port", "0", "--speed", "0.5"], { TRADING_BUS_METRICS_PORT: "9999" })
       expect(flag.parsed).toMatchObject({ metricsPort: 0, speed: 0.5 })
       const env = yield* parse([], { TRADING_BUS_METRICS_PORT: "9999", TRADING_BUS_LOG_LEVEL: "debug" })

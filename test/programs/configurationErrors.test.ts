@@ -77,7 +77,9 @@ describe("configuration errors: one line naming the flag or variable, the value 
         "(a number from 0 to 1000; default 5)",
         "(a whole number from 0 to 4294967295; default 42)",
         "(a whole number from 0 to 65535; default 9464; env TRADING_BUS_METRICS_PORT)",
-        "(sim or binance; default sim)",
+        "(sim or binance; default sim; binance with --testnet, or with --broker binance on an exchange)",
+        "(paper or binance; default paper)",
+        "(a whole number from 1 to 60000; default 5000)",
         "(one of trace, debug, info, warning, error, none; default info; env TRADING_BUS_LOG_LEVEL)"
       ]
     ) expect(text).toContain(expected)

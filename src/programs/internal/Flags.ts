@@ -57,8 +57,8 @@ const parsed = <A>(spec: FlagSpec<A>, shown: string | undefined) =>
     )
   )
 
-/** A checked flag that may be absent. */
-export const optional = <A>(spec: FlagSpec<A>): Options.Options<Option.Option<A>> => parsed(spec, undefined)
+/** A checked flag that may be absent; `shown` describes, in the help, what absent means (when it depends on other flags). */
+export const optional = <A>(spec: FlagSpec<A>, shown?: string): Options.Options<Option.Option<A>> => parsed(spec, shown)
 
 /** A checked flag with a default (shown in the help as `shown`, else as the value itself). */
 export const withDefault = <A>(spec: FlagSpec<A>, fallback: A, shown: string = String(fallback)): Options.Options<A> =>
