@@ -14,7 +14,6 @@ import type { EventBus } from "../../services/EventBus.js"
 import type { MarketData } from "../../services/MarketData.js"
 import type { Strategy } from "../../services/Strategy.js"
 import type { CandleFileError } from "../market/CandleFile.js"
-import type { EngineBroker } from "./BrokerChoice.js"
 import * as CandleSource from "./CandleSource.js"
 import { checkPortFree, EngineConfigError, ensureFolderOf } from "./internal/StartupChecks.js"
 import { type EngineServices, type RunSummary, type Snapshot, snapshot, summarize } from "./RunSummary.js"
@@ -62,8 +61,6 @@ export interface EngineOptions extends TradingOptions {
   readonly source: EngineSource
   /** Required: `Strategy.none` for a data-only run. */
   readonly strategy: Layer.Layer<Strategy>
-  /** Who executes orders: the paper broker (the default) or Binance (`BrokerChoice`). */
-  readonly broker?: EngineBroker
   /** The SQLite order journal: a file, ":memory:", or false for none. Default `./data/trading-bus.db`. */
   readonly journal?: string | false
   /** Also record every other event in the journal (an event log). Default false. */
