@@ -48,7 +48,7 @@ const faultFlags = {
     Flag.integer(
       "clock-skew",
       { min: -86_400_000, max: 86_400_000 },
-      "Fault: the server's clock runs this many milliseconds ahead (negative: behind; --clock-skew=-2000), so signed requests meet -1021"
+      "Fault: the server's clock runs this many milliseconds ahead (negative: behind), so signed requests meet -1021"
     )
   ),
   rateLimit: count("rate-limit", "Fault: refuse the next N REST requests with --rate-limit-status and a Retry-After header"),
@@ -139,17 +139,18 @@ export const simulateCommand = Command.make(
     return Effect.gen(function*() {
       yield* checkFaults(faults)
       const access = yield* simulatorKeys
+      const options: SimulatedExchange.SimulatedExchangeOptions = {
+        host,
+        port,
+        interval,
+        seed,
+        speed,
+        symbols: symbolList,
+        keys: access.keys,
+        ...(Option.isSome(balances) ? { balances: balances.value } : {})
+      }
       // built in this command's scope: the server lives until Ctrl-C
-      const exchange = yield* Layer.build(SimulatedExchange.layer({
-          host,
-          port,
-          interval,
-          seed,
-          speed,
-          symbols: symbolList,
-          keys: access.keys,
-          ...(Option.isSome(balances) ? { balances: balances.value } : {})
-        })).pipe(
+      const exchange = yield* Layer.build(SimulatedExchange.layer(options)).pipe(
         Effect.map(Context.get(SimulatedExchange.SimulatedExchange)),
         Effect.catchTag("SimulatedExchangeStartError", (e) =>
           Effect.fail(

@@ -46,7 +46,7 @@ const publicKeyOf = (path: string): Effect.Effect<string, ConfigurationError> =>
       return yield* refuse(keyFileVariable, path, "expected an Ed25519 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)")
     }
     if (key.asymmetricKeyType !== "ed25519") {
-      return yield* refuse(keyFileVariable, path, `holds a ${key.asymmetricKeyType ?? "unknown"} key: expected an Ed25519 key in PKCS#8 PEM`)
+      return yield* refuse(keyFileVariable, path, `holds a key of type ${key.asymmetricKeyType ?? "unknown"}: expected an Ed25519 key in PKCS#8 PEM`)
     }
     return key.export({ format: "pem", type: "spki" }).toString()
   })
