@@ -3,9 +3,8 @@ import { CliConfig, Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
 import * as OtlpTracing from "../layers/observability/OtlpTracing.js"
-import * as SimulatedExchange from "../layers/market/SimulatedExchange.js"
 import { backtestCommand } from "./backtestCommand.js"
-import { asConfigurationError, cannotListen } from "./ConfigurationError.js"
+import { asConfigurationError } from "./ConfigurationError.js"
 import { demo } from "./demo.js"
 import * as Logging from "./Logging.js"
 import { dlqCommand } from "./dlq.js"
@@ -14,6 +13,7 @@ import { ordersCommand } from "./orders.js"
 import { replayCommand } from "./replayCommand.js"
 import { runProgram } from "./runCommand.js"
 import { resolveRunConfig, runFlags } from "./RunOptions.js"
+import { simulateCommand } from "./simulateCommand.js"
 
 /** A command's handler with the logger its `--log-format` and `--log-level` ask for. */
 const withLogging = <A, E, R>(
@@ -41,35 +41,6 @@ const runCommand = Command.make(
 ).pipe(Command.withDescription(
   "Run the trading engine: candles -> strategy -> signals -> orders -> fills (paper, or Binance with --broker binance) -> positions and P&L"
 ))
-
-const simulateCommand = Command.make(
-  "simulate",
-  {
-    port: Flag.withDefault(Flag.integer("port", { min: 0, max: 65535 }, "Port to listen on; 0 picks a free one"), 9443),
-    host: Flag.withDefault(Flag.text("host", "an address of this machine", "Interface to listen on"), "127.0.0.1"),
-    symbols: runFlags.symbols,
-    interval: runFlags.interval,
-    seed: runFlags.seed,
-    speed: runFlags.speed,
-    ...Logging.loggingFlags
-  },
-  ({ host, interval, logFormat, logLevel, port, seed, speed, symbols }) =>
-    withLogging({ logFormat, logLevel }, Effect.gen(function*() {
-      const exchange = yield* SimulatedExchange.SimulatedExchange
-      yield* Console.log(
-        `simulated exchange: ws ${exchange.wsUrl}/stream?streams=..., rest ${exchange.restUrl}/api/v3/klines (Ctrl-C to stop)`
-      )
-      return yield* Effect.never
-    }).pipe(Effect.provide(SimulatedExchange.layer({
-      host,
-      port,
-      interval,
-      seed,
-      speed,
-      symbols: symbols.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-    })), Effect.catchTag("SimulatedExchangeStartError", (e) =>
-      Effect.fail(cannotListen({ host, port, hostFlag: "--host", portFlag: "--port", cause: e.cause, otherwise: "or 0 for a free one" })))))
-).pipe(Command.withDescription("Serve a simulated exchange speaking Binance's kline WebSocket and REST protocol"))
 
 const demoCommand = Command.make(
   "demo",

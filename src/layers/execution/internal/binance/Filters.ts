@@ -22,7 +22,12 @@ export const ExchangeInfo = Schema.Struct({ symbols: Schema.Array(SymbolInfo) })
 
 const PriceFilter = Schema.Struct({ minPrice: Dec, maxPrice: Dec, tickSize: Dec })
 const LotSize = Schema.Struct({ minQty: Dec, maxQty: Dec, stepSize: Dec })
-const Notional = Schema.Struct({ minNotional: Dec, maxNotional: Schema.optional(Dec), applyMinToMarket: Schema.optional(Schema.Boolean) })
+const Notional = Schema.Struct({
+  minNotional: Dec,
+  maxNotional: Schema.optional(Dec),
+  applyMinToMarket: Schema.optional(Schema.Boolean),
+  applyMaxToMarket: Schema.optional(Schema.Boolean)
+})
 const MinNotional = Schema.Struct({ minNotional: Dec, applyToMarket: Schema.optional(Schema.Boolean) })
 
 export interface SymbolFilters {
@@ -32,8 +37,16 @@ export interface SymbolFilters {
   readonly price?: typeof PriceFilter.Type
   readonly lot?: typeof LotSize.Type
   readonly marketLot?: typeof LotSize.Type
-  /** NOTIONAL, or the older MIN_NOTIONAL. */
-  readonly minNotional?: { readonly min: BigDecimal.BigDecimal; readonly max?: BigDecimal.BigDecimal; readonly market: boolean }
+  /** NOTIONAL, or the older MIN_NOTIONAL (named, as Binance names the one an order fails). */
+  readonly minNotional?: {
+    readonly filter: "NOTIONAL" | "MIN_NOTIONAL"
+    readonly min: BigDecimal.BigDecimal
+    readonly max?: BigDecimal.BigDecimal
+    /** Whether `min` applies to MARKET orders (applyMinToMarket, applyToMarket). */
+    readonly market: boolean
+    /** Whether `max` applies to MARKET orders (applyMaxToMarket). */
+    readonly maxMarket: boolean
+  }
 }
 
 const decodeFilter = <A, I>(schema: Schema.Schema<A, I>, filter: unknown): A | undefined =>
@@ -58,13 +71,15 @@ export const parseExchangeInfo = (info: typeof ExchangeInfo.Type): ReadonlyMap<s
       ...(notional !== undefined
         ? {
           minNotional: {
+            filter: "NOTIONAL",
             min: notional.minNotional,
             ...(notional.maxNotional === undefined ? {} : { max: notional.maxNotional }),
-            market: notional.applyMinToMarket ?? true
+            market: notional.applyMinToMarket ?? true,
+            maxMarket: notional.applyMaxToMarket ?? false
           }
         }
         : old !== undefined
-        ? { minNotional: { min: old.minNotional, market: old.applyToMarket ?? true } }
+        ? { minNotional: { filter: "MIN_NOTIONAL", min: old.minNotional, market: old.applyToMarket ?? true, maxMarket: false } }
         : {})
     }
     return [s.symbol, filters] as const
@@ -86,7 +101,7 @@ export interface Rounded {
 }
 
 export interface FilterFailure {
-  readonly filter: "PRICE_FILTER" | "LOT_SIZE" | "MARKET_LOT_SIZE" | "NOTIONAL"
+  readonly filter: "PRICE_FILTER" | "LOT_SIZE" | "MARKET_LOT_SIZE" | "NOTIONAL" | "MIN_NOTIONAL"
   readonly message: string
 }
 
@@ -143,18 +158,20 @@ export const roundOrder = (
   if (lot !== undefined) return Either.left(lot)
   const marketLot = market && f.marketLot !== undefined ? lotFailure("MARKET_LOT_SIZE", f.marketLot, quantity) : undefined
   if (marketLot !== undefined) return Either.left(marketLot)
-  if (f.minNotional !== undefined && (!market || f.minNotional.market)) {
+  const n = f.minNotional
+  if (n !== undefined) {
+    // a MARKET order's notional at the price it was sized with (Binance uses its average price)
     const notional = BigDecimal.multiply(quantity, price ?? order.price)
-    if (BigDecimal.lessThan(notional, f.minNotional.min)) {
+    if ((!market || n.market) && BigDecimal.lessThan(notional, n.min)) {
       return Either.left({
-        filter: "NOTIONAL",
-        message: `notional ${formatDecimal(notional)} is below NOTIONAL minNotional ${formatDecimal(f.minNotional.min)}`
+        filter: n.filter,
+        message: `notional ${formatDecimal(notional)} is below ${n.filter} minNotional ${formatDecimal(n.min)}`
       })
     }
-    if (!market && f.minNotional.max !== undefined && BigDecimal.greaterThan(notional, f.minNotional.max)) {
+    if ((!market || n.maxMarket) && n.max !== undefined && BigDecimal.greaterThan(notional, n.max)) {
       return Either.left({
-        filter: "NOTIONAL",
-        message: `notional ${formatDecimal(notional)} is above NOTIONAL maxNotional ${formatDecimal(f.minNotional.max)}`
+        filter: n.filter,
+        message: `notional ${formatDecimal(notional)} is above ${n.filter} maxNotional ${formatDecimal(n.max)}`
       })
     }
   }
