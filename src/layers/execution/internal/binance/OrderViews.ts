@@ -21,23 +21,36 @@ const OrderAnswer = Schema.Struct({
 })
 const decodeAnswer = Schema.decodeUnknownEither(OrderAnswer)
 
+interface TradeJson {
+  readonly id: number
+  readonly price: BigDecimal.BigDecimal
+  readonly qty: BigDecimal.BigDecimal
+  readonly commission: BigDecimal.BigDecimal
+  readonly commissionAsset: string
+}
+
+/** An order's trades in the order they executed, each with the order's executed quantity once it is counted. */
+const inOrder = (trades: ReadonlyArray<TradeJson>): ReadonlyArray<Trade> => {
+  let cumulative = BigDecimal.make(0n, 0)
+  return trades.map((t) => {
+    cumulative = BigDecimal.sum(cumulative, t.qty)
+    return {
+      tradeId: t.id,
+      quantity: t.qty,
+      price: t.price,
+      commission: t.commission,
+      commissionAsset: t.commissionAsset,
+      cumulativeQuantity: cumulative
+    }
+  })
+}
+
 /** An order answer (FULL, or a query's) as a view; undefined when it is not one. */
 export const viewOfAnswer = (body: unknown, now: number): OrderView | undefined => {
   const decoded = decodeAnswer(body)
   if (Either.isLeft(decoded)) return undefined
   const a = decoded.right
-  let cumulative = BigDecimal.make(0n, 0)
-  const trades: Array<Trade> = (a.fills ?? []).map((f) => {
-    cumulative = BigDecimal.sum(cumulative, f.qty)
-    return {
-      tradeId: f.tradeId,
-      quantity: f.qty,
-      price: f.price,
-      commission: f.commission,
-      commissionAsset: f.commissionAsset,
-      cumulativeQuantity: cumulative
-    }
-  })
+  const trades = inOrder((a.fills ?? []).map((f) => ({ ...f, id: f.tradeId })))
   return {
     orderId: a.orderId,
     status: a.status,
@@ -61,18 +74,7 @@ const decodeTrades = Schema.decodeUnknownEither(MyTrades)
 export const tradesOfAnswer = (body: unknown): ReadonlyArray<Trade> | undefined => {
   const decoded = decodeTrades(body)
   if (Either.isLeft(decoded)) return undefined
-  let cumulative = BigDecimal.make(0n, 0)
-  return [...decoded.right].sort((a, b) => a.id - b.id).map((t) => {
-    cumulative = BigDecimal.sum(cumulative, t.qty)
-    return {
-      tradeId: t.id,
-      quantity: t.qty,
-      price: t.price,
-      commission: t.commission,
-      commissionAsset: t.commissionAsset,
-      cumulativeQuantity: cumulative
-    }
-  })
+  return inOrder([...decoded.right].sort((a, b) => a.id - b.id))
 }
 
 /** The answer's `clientOrderId`, for the open orders a reconciliation lists. */
