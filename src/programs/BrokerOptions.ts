@@ -57,7 +57,7 @@ export const venueFlags = {
     Flag.choice(
       "broker",
       ["paper", "binance"],
-      "Who executes orders: the paper broker, or Binance Spot's API: the embedded simulator's, or an exchange's with --testnet, --rest-url, --ws-api-url or --source binance (key from BINANCE_API_KEY with BINANCE_PRIVATE_KEY_FILE, an Ed25519 PEM, or BINANCE_API_SECRET, HMAC)"
+      "Who executes orders: the paper broker, or Binance Spot's API: the embedded simulator's, or an exchange's with --testnet, --rest-url, --ws-api-url or --source binance; key from BINANCE_API_KEY with BINANCE_PRIVATE_KEY_FILE (Ed25519 PEM) or BINANCE_API_SECRET (HMAC)"
     ),
     "paper"
   ),
@@ -147,7 +147,7 @@ export const resolveVenue = (
       return yield* refuse(
         "--source",
         "sim",
-        `--broker binance on ${restUrl} trades at that exchange's prices, not the simulator's: use --source binance (the default there), or drop --testnet, --rest-url and --ws-api-url to trade on the embedded simulator`
+        `--broker binance on ${redactCredentials(restUrl)} trades at that exchange's prices, not the simulator's: use --source binance (the default there), or drop --testnet, --rest-url and --ws-api-url to trade on the embedded simulator`
       )
     }
     const production = [restUrl, wsApiUrl].find(isProduction)
@@ -155,10 +155,10 @@ export const resolveVenue = (
       return yield* refuse(
         "--broker",
         "binance",
-        `it would trade real money on ${production} (Binance's production exchange): add --live to mean it, or --testnet (or --rest-url and --ws-api-url) for another exchange`
+        `it would trade real money on ${redactCredentials(production)} (Binance's production exchange): add --live to mean it, or --testnet (or --rest-url and --ws-api-url) for another exchange`
       )
     }
-    const key = yield* readKey(restUrl)
+    const key = yield* readKey(redactCredentials(restUrl))
     return {
       source: "binance",
       restUrl,

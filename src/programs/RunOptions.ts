@@ -241,9 +241,14 @@ export const resolveRunConfig = (flags: RunFlags): Effect.Effect<RunConfig, Conf
     if (!(flags.speed > 0 && Number.isFinite(flags.speed))) {
       return yield* invalid("--speed", flags.speed, "expected a positive number of candles per second")
     }
-    const { allowShort, broker, bus: _bus, live, param, partitions: _partitions, recvWindow, report, role: _role, source, testnet, wsApiUrl, ...rest } = flags
+    const {
+      allowShort, broker, bus: _bus, live, param, partitions: _partitions, recvWindow, report, role: _role, source, testnet, wsApiUrl,
+      ...rest
+    } = flags
     // last: on an exchange this reads the key, after every cheaper check
-    const venue = yield* resolveVenue({ source, broker, testnet, live, restUrl: flags.restUrl, wsApiUrl, wsUrl: flags.wsUrl, recvWindow })
+    const venue = yield* resolveVenue({
+      source, broker, testnet, live, restUrl: flags.restUrl, wsApiUrl, wsUrl: flags.wsUrl, recvWindow
+    })
     return {
       ...rest,
       source: venue.source,
