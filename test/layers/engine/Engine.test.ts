@@ -123,14 +123,14 @@ describe("start-up checks of trading-bus run, before any order moves", () => {
       }
     }), 60_000)
 
-  it.live("--journal /proc/nope/j.db is refused quickly with exit 2", () =>
+  // a run of 1h that spun on the path would outlast the test's timeout; how quickly is the in-process test's to say
+  // (a CLI's start-up time depends on the machine's load)
+  it.live("--journal /proc/nope/j.db is refused with exit 2, not after the run's hour", () =>
     Effect.gen(function*() {
-      const started = Date.now()
       const run = yield* Effect.promise(() => runCli(["run", "--journal", "/proc/nope/j.db", "--duration", "1h"]))
       expect(run.code).toBe(2)
       expect(run.stderr).toContain("--journal")
-      expect(Date.now() - started).toBeLessThan(20_000)
-    }), 60_000)
+    }), 90_000)
 })
 
 describe("--strategy <module> and --param", () => {
