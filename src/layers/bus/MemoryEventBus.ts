@@ -1,4 +1,4 @@
-import { type ConfigError, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { type ConfigError, Deferred, Duration, Effect, Exit, Fiber, Layer, Queue } from "effect"
 import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../../domain/BusEvent.js"
 import { BusClosedError, type EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import {
@@ -114,10 +114,13 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
     return offerFull(lane, event)
   }
 
-  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined =>
-    lane.beforeEnqueue === undefined
-      ? offerNow(lane, event)
-      : Effect.zipRight(lane.beforeEnqueue(event), Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
+  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
+    if (lane.beforeEnqueue === undefined) return offerNow(lane, event)
+    const before = lane.beforeEnqueue(event)
+    // a hook that did its work when called (a completed Effect) needs no fiber step before the offer
+    if (Exit.isExit(before) && before._tag === "Success") return offerNow(lane, event)
+    return Effect.zipRight(before, Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
+  }
 
   return (event: BusEvent, queue: QueueName | undefined) => {
     const lane = lanes[queue ?? defaultQueue[event.type]]
@@ -204,6 +207,7 @@ const make = (config: ResolvedEventBusConfig) =>
 
     return EventBus.of({
       publish: (event, queue) => Effect.suspend(() => publishEvent(event, queue) ?? Effect.void),
+      publishNow: publishEvent,
       publishAll: (events, queue) =>
         Effect.suspend(() => {
           const iterator = events[Symbol.iterator]()
