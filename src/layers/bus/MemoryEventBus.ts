@@ -70,6 +70,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
           if (exit._tag === "Failure") return settle(drain)
           lane.metrics?.published(event.type)
           lane.metrics?.waited((performance.now() - started) / 1000)
+          lane.offered?.()
         })
       ),
       Effect.asVoid
@@ -84,6 +85,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
       lane.dropped++
       lane.metrics?.dropped()
       lane.metrics?.published(event.type)
+      lane.offered?.()
       return undefined
     }
     return Effect.withFiberRuntime((fiber) => {
@@ -109,6 +111,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
     if (lane.queue.unsafeOffer(event)) {
       drain.pending++
       lane.metrics?.published(event.type)
+      lane.offered?.()
       return undefined
     }
     return offerFull(lane, event)
