@@ -8,7 +8,7 @@ import {
   type QueueName
 } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
-import { type Decimal, decimalFromNumber, formatDecimal, toNumber } from "../../domain/Decimal.js"
+import { type Decimal, decimalFromNumber, formatDecimal, lastToNumber, toNumber } from "../../domain/Decimal.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
@@ -116,9 +116,11 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   }, { name: "engine-stats" })
   // The position and P&L gauges follow every position update (fills and marks to market). They read the
   // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
+  // realized P&L changes only at fills: converted once per change, not per mark
+  const realizedNumber = lastToNumber()
   const gauges = (symbol: string, position: Position | undefined, pnl: PnL, fallback: Decimal) => {
     positionGauge(symbol).unsafeUpdate(toNumber(position?.quantity ?? fallback), [])
-    Metrics.pnlRealized.unsafeUpdate(toNumber(pnl.realized), [])
+    Metrics.pnlRealized.unsafeUpdate(realizedNumber(pnl.realized), [])
     Metrics.pnlUnrealized.unsafeUpdate(toNumber(pnl.unrealized), [])
   }
   const unsafe = portfolio.unsafe

@@ -195,8 +195,10 @@ const process = (lane: Lane, env: ProcessorEnv) =>
       if (lane.afterHandled !== undefined) {
         timer?.close(perf.now())
         // a failing hook must not crash the processor into retrying the same event forever
-        yield* Effect.catchAllCause(lane.afterHandled(event, lane.failed > lane.failedBefore), (cause) =>
-          Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
+        const hook = lane.afterHandled(event, lane.failed > lane.failedBefore)
+        if (!(Exit.isExit(hook) && hook._tag === "Success")) {
+          yield* Effect.catchAllCause(hook, (cause) => Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
+        }
         timer?.close(perf.now())
       }
       lane.processed++

@@ -42,11 +42,12 @@ export const makePipelineBarrier = (counter: PublishCounter, heldNow: () => numb
     EventBusHooks.of({
       queues: ["signal", "order"],
       beforeEnqueue: () => Effect.void,
-      afterHandled: () =>
-        Effect.sync(() => {
-          processed++
-          wake()
-        })
+      // counts when called and returns a completed Effect: no fiber step per pipeline event
+      afterHandled: () => {
+        processed++
+        wake()
+        return Effect.void
+      }
     })
   )
   const barrier: PipelineBarrier = {
