@@ -19,6 +19,22 @@ export const toNumber = (d: BigDecimal.BigDecimal): number =>
     ? Number(d.value) / 10 ** d.scale
     : BigDecimal.unsafeToNumber(d)
 
+/**
+ * `toNumber` remembering its last decimal: for a value read every candle that changes only now and then
+ * (realized P&L, a position's quantity change at fills), each change is converted once.
+ */
+export const lastToNumber = (): ((d: BigDecimal.BigDecimal) => number) => {
+  let last: BigDecimal.BigDecimal | undefined
+  let number = 0
+  return (d) => {
+    if (d !== last) {
+      last = d
+      number = toNumber(d)
+    }
+    return number
+  }
+}
+
 /** The decimal behind a market-data number, through its shortest round-trip string. */
 export const decimalFromNumber = (n: number): BigDecimal.BigDecimal => BigDecimal.unsafeFromString(String(n))
 

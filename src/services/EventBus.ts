@@ -38,6 +38,13 @@ export class EventBus extends Context.Tag("trading-bus/EventBus")<EventBus, {
    * and with `BusClosedError` once the bus is shutting down.
    */
   readonly publish: (event: BusEvent, queue?: QueueName) => Effect.Effect<void, QueueFullError | BusClosedError>
+  /**
+   * Optional: `publish` done at once where it can be. When the queue takes the event without waiting it is in
+   * the queue on return (undefined); otherwise the result is the Effect that finishes the publish, to be run.
+   * It lets a handler that publishes return a completed Effect, which the processor settles without a fiber
+   * step. A wrapper that changes `publish` must change this too, or leave it out.
+   */
+  readonly publishNow?: (event: BusEvent, queue?: QueueName) => Effect.Effect<void, QueueFullError | BusClosedError> | undefined
   /** `publish` for a batch, in order, with the same semantics per event; stops at the first failure. */
   readonly publishAll: (
     events: Iterable<BusEvent>,

@@ -15,7 +15,11 @@ export interface StrategyContext {
 export interface StrategyShape {
   /** Names its signals (`Signal.strategy`) and its log lines. */
   readonly name: string
-  /** Called once per closed candle, in time order per symbol. Keeps its own state per symbol. */
+  /**
+   * Called once per closed candle, in time order per symbol. Keeps its own state per symbol. One that decides
+   * when called and returns a completed Effect (`Effect.succeed`, `Effect.fail`) spares the engine a fiber step
+   * per candle; a lazy Effect works too.
+   */
   readonly analyze: (candle: Candle, context: StrategyContext) => Effect.Effect<Option.Option<Signal>, StrategyError>
 }
 

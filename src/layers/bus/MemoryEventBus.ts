@@ -1,4 +1,4 @@
-import { type ConfigError, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { type ConfigError, Deferred, Duration, Effect, Exit, Fiber, Layer, Queue } from "effect"
 import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../../domain/BusEvent.js"
 import { BusClosedError, type EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import {
@@ -70,6 +70,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
           if (exit._tag === "Failure") return settle(drain)
           lane.metrics?.published(event.type)
           lane.metrics?.waited((performance.now() - started) / 1000)
+          lane.offered?.()
         })
       ),
       Effect.asVoid
@@ -84,6 +85,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
       lane.dropped++
       lane.metrics?.dropped()
       lane.metrics?.published(event.type)
+      lane.offered?.()
       return undefined
     }
     return Effect.withFiberRuntime((fiber) => {
@@ -109,15 +111,19 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
     if (lane.queue.unsafeOffer(event)) {
       drain.pending++
       lane.metrics?.published(event.type)
+      lane.offered?.()
       return undefined
     }
     return offerFull(lane, event)
   }
 
-  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined =>
-    lane.beforeEnqueue === undefined
-      ? offerNow(lane, event)
-      : Effect.zipRight(lane.beforeEnqueue(event), Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
+  const offer = (lane: Lane, event: BusEvent): Effect.Effect<void, QueueFullError | BusClosedError> | undefined => {
+    if (lane.beforeEnqueue === undefined) return offerNow(lane, event)
+    const before = lane.beforeEnqueue(event)
+    // a hook that did its work when called (a completed Effect) needs no fiber step before the offer
+    if (Exit.isExit(before) && before._tag === "Success") return offerNow(lane, event)
+    return Effect.zipRight(before, Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
+  }
 
   return (event: BusEvent, queue: QueueName | undefined) => {
     const lane = lanes[queue ?? defaultQueue[event.type]]
@@ -204,6 +210,7 @@ const make = (config: ResolvedEventBusConfig) =>
 
     return EventBus.of({
       publish: (event, queue) => Effect.suspend(() => publishEvent(event, queue) ?? Effect.void),
+      publishNow: publishEvent,
       publishAll: (events, queue) =>
         Effect.suspend(() => {
           const iterator = events[Symbol.iterator]()

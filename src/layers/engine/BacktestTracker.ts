@@ -1,6 +1,6 @@
 import { BigDecimal, Context, Effect, Layer } from "effect"
 import type { Candle } from "../../domain/Candle.js"
-import { toNumber } from "../../domain/Decimal.js"
+import { lastToNumber, toNumber } from "../../domain/Decimal.js"
 import type { Fill } from "../../domain/Order.js"
 import { EventBus } from "../../services/EventBus.js"
 import type { Position } from "../../domain/Position.js"
@@ -76,12 +76,15 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
     books.set(fill.symbol, trip === undefined ? { quantity, realized, averageEntry } : { quantity, realized, averageEntry, trip })
   }
 
+  // realized P&L and the position change only at fills: converted once per change, not per candle
+  const realizedNumber = lastToNumber()
+  const quantityNumber = lastToNumber()
   const record = (candle: Candle, pnl: PnL, position: Position | undefined) => {
     columns.time.push(candle.closeTime)
     columns.equity.push(toNumber(BigDecimal.sum(pnl.realized, pnl.unrealized)))
-    columns.realized.push(toNumber(pnl.realized))
+    columns.realized.push(realizedNumber(pnl.realized))
     columns.close.push(candle.close)
-    columns.position.push(position === undefined ? 0 : toNumber(position.quantity))
+    columns.position.push(position === undefined ? 0 : quantityNumber(position.quantity))
   }
 
   /** Reads the portfolio after a candle: synchronously when it can (no fiber step per candle). */

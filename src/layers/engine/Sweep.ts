@@ -1,14 +1,14 @@
 import * as Worker from "@effect/platform/Worker"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Clock, Data, Effect } from "effect"
+import { Clock, Data, Effect, Stream } from "effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as WorkerThreads from "node:worker_threads"
-import * as CandleFile from "../market/CandleFile.js"
+import * as CandleFileStream from "../market/CandleFileStream.js"
 import type { BacktestReport } from "./Backtest.js"
 import type { FillModel } from "./BacktestFills.js"
 import type { TradingOptions } from "./Trading.js"
@@ -117,6 +117,33 @@ const check = (options: SweepOptions) =>
   })
 
 /**
+ * Reads the file through as a backtest does (its rows checked, none kept), so that a bad file is a
+ * `CandleFileError` as for a single backtest; gives its path as the report names it.
+ */
+const checkFile = (options: SweepOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const series = yield* CandleFileStream.open({
+      path: options.candles,
+      ...(options.symbol !== undefined ? { symbol: options.symbol } : {}),
+      ...(options.interval !== undefined ? { interval: options.interval } : {}),
+      ...(options.strict === true ? { strict: true } : {})
+    })
+    yield* Stream.runDrain(series.candles)
+    return series.path
+  })).pipe(Effect.provide(NodeFileSystem.layer))
+
+/**
+ * The order to run the combinations in (their indexes). SMA's shortest periods cross most often, so trade most
+ * and take longest: they go first. A module strategy's costs are unknown: the grid's order.
+ */
+const longestFirst = (strategy: string, combos: ReadonlyArray<Readonly<Record<string, ParamValue>>>): Array<number> => {
+  const order = combos.map((_, i) => i)
+  if (strategy !== "sma") return order
+  const periods = (c: Readonly<Record<string, ParamValue>>) => Number(c.fast ?? 9) + Number(c.slow ?? 21)
+  return order.sort((a, b) => periods(combos[a]!) - periods(combos[b]!) || a - b)
+}
+
+/**
  * Runs every combination of `grid` as its own backtest, in parallel on worker threads (one engine per
  * combination, the candle file read once per thread), and returns every report ranked by `rankBy`. A result
  * equals `Backtest.run` of its combination, timing fields aside.
@@ -124,13 +151,6 @@ const check = (options: SweepOptions) =>
 export const run = (options: SweepOptions) =>
   Effect.gen(function*() {
     const rankBy = yield* check(options)
-    // read here first so that a bad file is a CandleFileError, as for a single backtest
-    const content = yield* CandleFile.read({
-      path: options.candles,
-      ...(options.symbol !== undefined ? { symbol: options.symbol } : {}),
-      ...(options.interval !== undefined ? { interval: options.interval } : {}),
-      ...(options.strict === true ? { strict: true } : {})
-    }).pipe(Effect.provide(NodeFileSystem.layer))
     const builtIn = options.strategy === "sma" || options.strategy === "none"
     const strategy = builtIn ? options.strategy : resolve(options.strategy)
     if (!builtIn && !existsSync(strategy)) return yield* refuse("strategy", options.strategy, `there is no such file (${strategy})`)
@@ -155,9 +175,16 @@ export const run = (options: SweepOptions) =>
     })
     yield* Effect.logInfo(`sweep: ${combos.length} combinations of ${Object.keys(options.grid).join(", ")} on ${workers} worker threads`)
     const started = yield* Clock.currentTimeMillis
-    const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+    // the threads start first: they load their modules (some 1-2 s of CPU each) while this one checks the file
+    const { outcomes, path } = yield* Effect.scoped(Effect.gen(function*() {
       const pool = yield* Worker.makePoolSerialized<InitialMessage | RunCombination>({ size: workers, concurrency: 1, initialMessage: () => init })
-      return yield* Effect.forEach(combos, (params) => pool.executeEffect(new RunCombination({ params })), { concurrency: "unbounded" })
+      const path = yield* checkFile(options)
+      // the longest first, so that no thread is left with a long one while the other has none
+      const order = longestFirst(options.strategy, combos)
+      const ran = yield* Effect.forEach(order, (i) => pool.executeEffect(new RunCombination({ params: combos[i]! })), { concurrency: "unbounded" })
+      const outcomes = new Array<(typeof ran)[number]>(combos.length)
+      order.forEach((combo, i) => outcomes[combo] = ran[i]!)
+      return { outcomes, path }
     })).pipe(
       Effect.provide(NodeWorker.layer(spawn)),
       Effect.catchTags({
@@ -176,7 +203,7 @@ export const run = (options: SweepOptions) =>
     )
     const skipped = outcomes.flatMap((o, i) => o._tag === "Skipped" ? [{ params: combos[i]!, reason: o.reason }] : [])
     return {
-      file: content.path,
+      file: path,
       strategy: options.strategy,
       grid: options.grid,
       rankBy,

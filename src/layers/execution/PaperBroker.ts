@@ -1,4 +1,4 @@
-import { BigDecimal, Data, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
+import { BigDecimal, Data, Duration, Effect, Exit, Layer, Option } from "effect"
 import { formatDecimal } from "../../domain/Decimal.js"
 import { type Fill, makeRunTag, type Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
@@ -58,12 +58,30 @@ export const fillPrice = (order: Order, slippage: BigDecimal.BigDecimal): BigDec
     BigDecimal.multiply(order.price, order.side === "BUY" ? BigDecimal.sum(one, slippage) : BigDecimal.subtract(one, slippage))
   )
 
+/**
+ * An order executing, with the submits of the same order waiting for its outcome. Not a `Deferred` per order:
+ * making one costs some 5-15 us here, and a resubmission while an order runs is rare.
+ */
+interface InFlight {
+  readonly waiters: Array<(exit: Exit.Exit<Fill, BrokerError>) => void>
+}
+
+const awaitOutcome = (inFlight: InFlight): Effect.Effect<Fill, BrokerError> =>
+  Effect.async((resume) => {
+    const waiter = (exit: Exit.Exit<Fill, BrokerError>) => resume(exit)
+    inFlight.waiters.push(waiter)
+    return Effect.sync(() => {
+      const i = inFlight.waiters.indexOf(waiter)
+      if (i >= 0) inFlight.waiters.splice(i, 1)
+    })
+  })
+
 const make = (config: Resolved) =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     // the outcome of every order ever submitted, the idempotency record: waited for while the order runs, then
     // kept as its exit alone (a long backtest submits tens of thousands)
-    const outcomes = new Map<string, Deferred.Deferred<Fill, BrokerError> | Exit.Exit<Fill, BrokerError>>()
+    const outcomes = new Map<string, InFlight | Exit.Exit<Fill, BrokerError>>()
     // the broker's own net position per symbol, from its fills (what an exchange account would show)
     const net = new Map<string, BigDecimal.BigDecimal>()
     let inFlight = 0
@@ -142,19 +160,18 @@ const make = (config: Resolved) =>
       submit: (order) =>
         Effect.suspend(() => {
           const known = outcomes.get(order.clientOrderId)
-          if (known !== undefined) return Exit.isExit(known) ? known : Deferred.await(known)
-          const outcome = Deferred.unsafeMake<Fill, BrokerError>(FiberId.none)
-          outcomes.set(order.clientOrderId, outcome)
+          if (known !== undefined) return Exit.isExit(known) ? known : awaitOutcome(known)
+          const inFlight: InFlight = { waiters: [] }
+          outcomes.set(order.clientOrderId, inFlight)
           return run(order).pipe(
-            Effect.onExit((exit) => {
-              if (!Exit.isInterrupted(exit)) {
-                outcomes.set(order.clientOrderId, exit)
-                return Deferred.done(outcome, exit)
-              }
-              // interrupted before it executed (during the latency): a resubmission may try again
-              outcomes.delete(order.clientOrderId)
-              return Deferred.done(outcome, exit)
-            })
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                // interrupted before it executed (during the latency): a resubmission may try again
+                if (Exit.isInterrupted(exit)) outcomes.delete(order.clientOrderId)
+                else outcomes.set(order.clientOrderId, exit)
+                for (const waiter of inFlight.waiters) waiter(exit)
+              })
+            )
           )
         })
     })

@@ -3,6 +3,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import { klineIntervals } from "../../domain/Binance.js"
 import type { Candle } from "../../domain/Candle.js"
 import * as CandleFile from "./CandleFile.js"
+import { fastRow } from "./internal/klineBytes.js"
 import * as JournalCandles from "./JournalCandles.js"
 
 /**
@@ -29,6 +30,9 @@ const headBytes = 64 * 1024
 const chunkBytes = 64 * 1024
 
 const fieldsOf = (line: string) => line.split(",")
+
+const newline = 10
+const lastNewline = new Uint8Array([newline])
 
 /** The series of a whole file's content. */
 const ofContent = (content: CandleFile.CandleFileContent): CandleSeries => ({
@@ -108,27 +112,34 @@ const csvRows = (series: {
   readonly malformed: Array<CandleFile.MalformedRow>
 }) => {
   const decoder = new TextDecoder()
-  let carry = ""
+  // the bytes of a partial last line, read again with the next bytes
+  let carry = new Uint8Array(0)
   let lineNo = 0
   let lastOpen = -Infinity
   let count = 0
 
-  const lines = (text: string): Effect.Effect<Chunk.Chunk<Candle>, CandleFile.CandleFileError> =>
+  const lines = (bytes: Uint8Array): Effect.Effect<Chunk.Chunk<Candle>, CandleFile.CandleFileError> =>
     Effect.suspend(() => {
       const out: Array<Candle> = []
       const skipped: Array<CandleFile.MalformedRow> = []
       let start = 0
-      while (start <= text.length) {
-        const end = text.indexOf("\n", start)
+      while (start <= bytes.length) {
+        const end = bytes.indexOf(newline, start)
         if (end < 0) {
-          carry = text.slice(start)
+          carry = bytes.slice(start)
           break
         }
         lineNo++
-        const line = text.slice(start, end).trim()
-        start = end + 1
-        if (line === "" || isHeader(lineNo, line)) continue
-        const row = CandleFile.checkRow(fieldsOf(line), true)
+        // a plain row is read from the bytes; anything else (a header, a bad row) as text, as it always was
+        let row: CandleFile.Row | string | undefined = fastRow(bytes, start, end)
+        if (row === undefined) {
+          const line = decoder.decode(bytes.subarray(start, end)).trim()
+          start = end + 1
+          if (line === "" || isHeader(lineNo, line)) continue
+          row = CandleFile.checkRow(fieldsOf(line), true)
+        } else {
+          start = end + 1
+        }
         const reason = typeof row === "string"
           ? row
           : row.openTime <= lastOpen
@@ -170,11 +181,19 @@ const csvRows = (series: {
       )
     })
 
+  const joined = (bytes: Uint8Array) => {
+    if (carry.length === 0) return bytes
+    const all = new Uint8Array(carry.length + bytes.length)
+    all.set(carry)
+    all.set(bytes, carry.length)
+    return all
+  }
+
   return {
-    text: (bytes: Uint8Array) => lines(carry + decoder.decode(bytes, { stream: true })),
+    text: (bytes: Uint8Array) => lines(joined(bytes)),
     /** The last line (a file need not end with a newline); a file without a candle fails here. */
     end: () =>
-      Effect.flatMap(lines(`${carry}${decoder.decode()}\n`), (last) =>
+      Effect.flatMap(lines(joined(lastNewline)), (last) =>
         count === 0
           ? Effect.fail(new CandleFile.CandleFileError({ path: series.path, option: "candles", reason: "no candles in the file" }))
           : Effect.succeed(last))

@@ -89,29 +89,31 @@ const make = (fastPeriod: number, slowPeriod: number) => {
 
   return Strategy.of({
     name: strategyName,
-    analyze: (candle) =>
-      Effect.suspend(() => {
-        if (!candle.isClosed) return Effect.succeedNone
-        if (!Number.isFinite(candle.close)) {
-          return Effect.fail(
-            new StrategyError({
-              strategy: strategyName,
-              symbol: candle.symbol,
-              message: `candle closing at ${candle.closeTime} has no finite close (${candle.close})`
-            })
-          )
-        }
-        return Effect.try({
-          try: () => step(candle),
-          catch: (cause) =>
-            new StrategyError({
-              strategy: strategyName,
-              symbol: candle.symbol,
-              message: `the SMA indicators failed on the candle closing at ${candle.closeTime}`,
-              cause
-            })
-        })
-      })
+    // decides when called and returns a completed Effect: the engine settles it without a fiber step
+    analyze: (candle) => {
+      if (!candle.isClosed) return Effect.succeedNone
+      if (!Number.isFinite(candle.close)) {
+        return Effect.fail(
+          new StrategyError({
+            strategy: strategyName,
+            symbol: candle.symbol,
+            message: `candle closing at ${candle.closeTime} has no finite close (${candle.close})`
+          })
+        )
+      }
+      try {
+        return Effect.succeed(step(candle))
+      } catch (cause) {
+        return Effect.fail(
+          new StrategyError({
+            strategy: strategyName,
+            symbol: candle.symbol,
+            message: `the SMA indicators failed on the candle closing at ${candle.closeTime}`,
+            cause
+          })
+        )
+      }
+    }
   })
 }
 

@@ -1,4 +1,4 @@
-import { Cause, Clock, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Effect, Exit, Layer, Option } from "effect"
 import {
   type BusEvent,
   type EventPayload,
@@ -8,7 +8,7 @@ import {
   type QueueName
 } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
-import { type Decimal, decimalFromNumber, formatDecimal, toNumber } from "../../domain/Decimal.js"
+import { type Decimal, decimalFromNumber, formatDecimal, lastToNumber, toNumber } from "../../domain/Decimal.js"
 import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
@@ -68,6 +68,16 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const publish = <T extends EventType>(type: T, payload: EventPayload<T>, queue?: QueueName) =>
     Effect.flatMap(makeEvent(type, payload, { source }), (event) => bus.publish(event as BusEvent, queue)) // BusEvent<T> is a member of the union; TS cannot see it for a generic T
 
+  /**
+   * `publish` done at once where the bus can: the handler gets a completed Effect back, which the processor
+   * settles inline instead of running it in a fiber step (once or more per candle).
+   */
+  const publishNow = <T extends EventType>(type: T, payload: EventPayload<T>, queue?: QueueName) => {
+    const event = makeEventAt(type, payload, clock.unsafeCurrentTimeMillis(), { source }) as BusEvent
+    if (bus.publishNow === undefined) return bus.publish(event, queue)
+    return bus.publishNow(event, queue) ?? Effect.void
+  }
+
   /** Logs a failure of a component with its context and publishes it as an `Error` event; the pipeline goes on. */
   const report = (component: string, context: string, cause: Cause.Cause<unknown>, level: "warning" | "error") => {
     const message = `${component} failed ${context}: ${summarize(cause)}`
@@ -106,9 +116,11 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   }, { name: "engine-stats" })
   // The position and P&L gauges follow every position update (fills and marks to market). They read the
   // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
+  // realized P&L changes only at fills: converted once per change, not per mark
+  const realizedNumber = lastToNumber()
   const gauges = (symbol: string, position: Position | undefined, pnl: PnL, fallback: Decimal) => {
     positionGauge(symbol).unsafeUpdate(toNumber(position?.quantity ?? fallback), [])
-    Metrics.pnlRealized.unsafeUpdate(toNumber(pnl.realized), [])
+    Metrics.pnlRealized.unsafeUpdate(realizedNumber(pnl.realized), [])
     Metrics.pnlUnrealized.unsafeUpdate(toNumber(pnl.unrealized), [])
   }
   const unsafe = portfolio.unsafe
@@ -134,11 +146,24 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
     })
     const contextOf = (details: Position | undefined) =>
       details === undefined ? Strategy.flat : { position: details.quantity, details }
+    const signalled = (candle: Candle, decision: Exit.Exit<Option.Option<Signal>, unknown>) =>
+      Exit.isFailure(decision)
+        ? decided(candle).onFailure(decision.cause)
+        : Option.isNone(decision.value)
+        ? Effect.void
+        : publishNow("SignalGenerated", decision.value.value)
     yield* bus.subscribe("CandleClosed", (event) => {
       const candle: Candle = event.payload
       // a portfolio read synchronously spares a fiber step per candle
       if (unsafe !== undefined) {
-        return Effect.matchCauseEffect(Effect.suspend(() => analyze(candle, contextOf(unsafe.position(candle.symbol)))), decided(candle))
+        let decision: Effect.Effect<Option.Option<Signal>, unknown>
+        try {
+          decision = analyze(candle, contextOf(unsafe.position(candle.symbol)))
+        } catch (defect) {
+          return decided(candle).onFailure(Cause.die(defect))
+        }
+        // a strategy that decided when called (a completed Effect) is settled here, without a fiber step
+        return Exit.isExit(decision) ? signalled(candle, decision as Exit.Exit<Option.Option<Signal>, unknown>) : Effect.matchCauseEffect(decision, decided(candle))
       }
       return portfolio.position(candle.symbol).pipe(
         Effect.flatMap((details) => analyze(candle, contextOf(details))),
@@ -152,7 +177,7 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const publishMark = (position: Position | undefined) =>
     position === undefined
       ? Effect.void
-      : bus.publish(makeEventAt("PositionUpdated", position, clock.unsafeCurrentTimeMillis(), { source }), "data")
+      : publishNow("PositionUpdated", position, "data")
   const markFailed = (candle: Candle, cause: Cause.Cause<unknown>) =>
     report("portfolio", `marking ${candle.symbol} to ${candle.close}`, cause, "error")
   yield* bus.subscribe("CandleClosed", (event) => {

@@ -45,6 +45,8 @@ export interface Lane {
   fiber: Fiber.RuntimeFiber<never, unknown> | undefined
   /** Blocked on an empty queue. */
   idle: boolean
+  /** Set while the processor waits on the empty queue: the publish path calls it after an offer. */
+  offered: (() => void) | undefined
   /** A handler is running, since `startedAt` (Clock millis). */
   busy: boolean
   startedAt: number
@@ -98,6 +100,7 @@ export const makeLane = (
       waiting: new Set(),
       fiber: undefined,
       idle: true,
+      offered: undefined,
       busy: false,
       startedAt: 0,
       watching: false,

@@ -1,6 +1,6 @@
 import type { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option, type Scope, Sink, Stream } from "effect"
-import { defaultQueue } from "../../../domain/BusEvent.js"
+import { type BusEvent, defaultQueue, type QueueName } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"
 import * as CandleFile from "../../market/CandleFile.js"
 import * as CandleFileStream from "../../market/CandleFileStream.js"
@@ -24,8 +24,17 @@ export const countingBus = (counter: PublishCounter) =>
           if (toData) counter.data += n
           else counter.pipeline += n
         })
+      const { publishNow, ...rest } = bus
       return EventBus.of({
-        ...bus,
+        ...rest,
+        // counted before the event is in, as `publish` does; a publish that fails is taken back
+        ...(publishNow === undefined ? {} : { publishNow: (event: BusEvent, queue?: QueueName) => {
+          const toData = (queue ?? defaultQueue[event.type]) === "data"
+          if (toData) counter.data++
+          else counter.pipeline++
+          const unfinished = publishNow(event, queue)
+          return unfinished === undefined ? undefined : Effect.onError(unfinished, () => count(-1, toData))
+        } }),
         publish: (event, queue) => {
           const toData = (queue ?? defaultQueue[event.type]) === "data"
           return Effect.zipRight(count(1, toData), bus.publish(event, queue).pipe(Effect.onError(() => count(-1, toData))))

@@ -5,9 +5,10 @@
 import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import { Context, Effect, Either, Layer, Logger, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Layer, Logger, Stream } from "effect"
 import { pathToFileURL } from "node:url"
-import * as CandleFile from "../../market/CandleFile.js"
+import type * as CandleFile from "../../market/CandleFile.js"
+import * as CandleFileStream from "../../market/CandleFileStream.js"
 import * as SmaCrossoverStrategy from "../../trading/SmaCrossoverStrategy.js"
 import { Strategy } from "../../../services/Strategy.js"
 import * as Backtest from "../Backtest.js"
@@ -62,15 +63,18 @@ const setUp = (init: InitialMessage) =>
   Layer.effect(
     SweepInput,
     Effect.gen(function*() {
-      const content = yield* CandleFile.read({
+      // read as `Backtest.run` reads a file (a CSV's rows straight from the bytes), kept for every combination
+      const series = yield* CandleFileStream.open({
         path: init.candles,
         ...(init.symbol !== undefined ? { symbol: init.symbol } : {}),
         ...(init.interval !== undefined ? { interval: init.interval } : {}),
         strict: init.strict
       })
+      const candles = Chunk.toReadonlyArray(yield* Stream.runCollect(series.candles))
+      const content: CandleFile.CandleFileContent = { ...series, candles }
       const strategyOf = yield* Effect.either(strategyMaker(init.strategy))
       return { init, content, strategyOf }
-    }).pipe(Effect.provide(NodeFileSystem.layer), Effect.orDie)
+    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer), Effect.orDie)
   )
 
 const failed = (error: unknown) => {
