@@ -29,6 +29,9 @@ export { type BinanceBrokerOptions, BinanceBrokerStartError } from "./internal/b
 /** Codes that mean this order was refused (filters, balance, parameters), not that something is broken. */
 const isRejection = (code: number) => code === -2010 || code === -1013 || (code <= -1100 && code >= -1199)
 
+/** Outcomes kept in memory for an order submitted again in the same run (oldest forgotten first). */
+const keptOutcomes = 10_000
+
 const endedAs = (status: string): "CANCELLED" | "EXPIRED" | undefined =>
   status === "CANCELED" || status === "PENDING_CANCEL" ? "CANCELLED" : status.startsWith("EXPIRED") ? "EXPIRED" : undefined
 
@@ -234,6 +237,8 @@ const make = (options: BinanceBrokerOptions) =>
               if (final) {
                 outcomes.set(order.clientOrderId, exit)
                 inDoubt.delete(order.clientOrderId)
+                // a live run's memory stays bounded: older outcomes are the journal's to answer (JournaledBroker)
+                if (outcomes.size > keptOutcomes) outcomes.delete(outcomes.keys().next().value!)
               } else outcomes.delete(order.clientOrderId)
               return Deferred.done(outcome, exit)
             })
