@@ -22,11 +22,8 @@ import { busSource, onceExecution, type RedisBusOptions, redisBusLayer, sameBrok
 import { Strategy as StrategyTag } from "../../services/Strategy.js"
 import * as SqliteOrderSteps from "../journal/SqliteOrderSteps.js"
 import type { EngineBroker } from "./BrokerChoice.js"
-import { binanceLayer, makeRunKey } from "./internal/BrokerLayers.js"
+import { executionOf } from "./internal/BrokerLayers.js"
 import * as BalanceCheck from "./internal/BalanceCheck.js"
-import type { Broker } from "../../services/Broker.js"
-import type { BrokerConfigError } from "../execution/PaperBroker.js"
-import type { BinanceBrokerStartError } from "../execution/BinanceBroker.js"
 
 export { EngineConfigError } from "./internal/StartupChecks.js"
 export { type EngineRole, engineRoles, type RedisBusOptions } from "./internal/RedisRoles.js"
@@ -110,10 +107,8 @@ type SourceError =
   | CandleFileError
 
 /** The embedded exchange of a Simulator source, with the keys its order API accepts (none: paper trading). */
-const simulatorExchange = (
-  source: Extract<EngineSource, { readonly _tag: "Simulator" }>,
-  keys: ReadonlyArray<SimulatedExchange.SimulatorKey>
-) =>
+const simulatorExchange = (source: Extract<EngineSource, { readonly _tag: "Simulator" }>) =>
+(keys: ReadonlyArray<SimulatedExchange.SimulatorKey>) =>
   SimulatedExchange.layer({
     symbols: source.symbols ?? simulatorDefaults.symbols,
     interval: source.interval ?? simulatorDefaults.interval,
@@ -144,7 +139,7 @@ const sourceLayer = (
             marketTime: exchange.marketTime
           }))
       ).pipe(
-        Layer.provide(exchange ?? simulatorExchange(source, [])),
+        Layer.provide(exchange ?? simulatorExchange(source)([])),
         Layer.provide(platform)
       )
     }
@@ -215,32 +210,22 @@ const compose = (options: EngineOptions) => {
     ? MemoryEventBus.layerFromEnvWith({ metrics: metrics !== undefined })
     : redisBusLayer(options.bus)
   // one embedded exchange for the source and, when it trades there, the broker (a layer is built once per build)
-  const runKey = options.broker !== undefined && options.broker !== "paper" && options.broker.urls === undefined
-    ? makeRunKey()
-    : undefined
-  const exchange = !isSourceLayer(options.source) && options.source._tag === "Simulator"
-    ? simulatorExchange(options.source, runKey === undefined ? [] : [runKey])
-    : undefined
-  const broker = options.broker === undefined || options.broker === "paper"
-    ? undefined
-    : binanceLayer(options.broker, exchange === undefined || runKey === undefined ? undefined : { exchange, runKey }).pipe(
-      Layer.provide(platform)
-    )
-  const executor: Layer.Layer<
-    Broker,
-    BrokerConfigError | EngineConfigError | BinanceBrokerStartError
-  > = broker ?? paperBroker(options)
+  const { exchange, executor, live } = executionOf(
+    options.broker,
+    !isSourceLayer(options.source) && options.source._tag === "Simulator" ? simulatorExchange(options.source) : undefined,
+    paperBroker(options)
+  )
   // a collector's engine never runs (its bus reads nothing): it is there for the summary's counters
   const pipeline = options.bus === undefined
-    ? tradingLayer(options, options.strategy, sameBroker, executor)
+    ? tradingLayer(options, options.strategy, sameBroker, executor.pipe(Layer.provide(platform)))
     : tradingLayer(
       options,
       role === "collector" ? StrategyTag.none : options.strategy,
       role === "collector" ? sameBroker : onceExecution(options.bus),
-      executor
+      executor.pipe(Layer.provide(platform))
     )
   // with an exchange's account: the positions checked against its balances before the source starts
-  const trading = broker === undefined ? pipeline : Layer.provideMerge(BalanceCheck.layer, pipeline)
+  const trading = live ? Layer.provideMerge(BalanceCheck.layer, pipeline) : pipeline
   const knownSymbols = isSourceLayer(options.source) ? [] : options.source._tag === "Candles" ? [] : options.source.symbols ?? simulatorDefaults.symbols
   const symbolMetrics = Layer.effectDiscard(Effect.sync(() => TradingEngine.registerSymbolMetrics(knownSymbols)))
   const subscribers = Layer.mergeAll(trading, options.plugins ?? Layer.empty, symbolMetrics)

@@ -13,7 +13,8 @@ import type { ExchangeAccount } from "../../../services/ExchangeAccount.js"
 import * as BinanceBroker from "../../execution/BinanceBroker.js"
 import { ed25519Signer, hmacSigner, type Signer } from "../../execution/internal/binance/signing.js"
 import { SimulatedExchange, type SimulatorKey } from "../../market/SimulatedExchange.js"
-import type { BinanceBrokerChoice, BinanceKey } from "../BrokerChoice.js"
+import type { BinanceBrokerChoice, BinanceKey, EngineBroker } from "../BrokerChoice.js"
+import type { BrokerConfigError } from "../../execution/PaperBroker.js"
 import { EngineConfigError } from "./StartupChecks.js"
 
 /** A key of one run's embedded exchange: the whole signed path runs offline with nothing to configure. */
@@ -73,3 +74,27 @@ export const binanceLayer = (
     BinanceBroker.layer({ restUrl: urls.restUrl, wsApiUrl: urls.wsApiUrl, apiKey: key.apiKey, signer, recvWindow, ...timing })))
 }
 
+
+/**
+ * Who executes: the paper broker, or Binance; with Binance and no URLs, on the embedded exchange, which is then
+ * given the run's key (`exchangeWith` builds it for the source too: one layer, built once). `live` says an
+ * exchange's account comes along (checked against the positions at start).
+ */
+export const executionOf = <EX>(
+  broker: EngineBroker | undefined,
+  exchangeWith: ((keys: ReadonlyArray<SimulatorKey>) => Layer.Layer<SimulatedExchange, EX>) | undefined,
+  paper: Layer.Layer<Broker, BrokerConfigError>
+) => {
+  const runKey = broker !== undefined && broker !== "paper" && broker.urls === undefined ? makeRunKey() : undefined
+  const exchange = exchangeWith?.(runKey === undefined ? [] : [runKey])
+  const binance = broker === undefined || broker === "paper"
+    ? undefined
+    : binanceLayer(broker, exchange === undefined || runKey === undefined ? undefined : { exchange, runKey })
+  // the account an exchange's broker also provides is found by `BalanceCheck` in the context, untyped here
+  const executor: Layer.Layer<
+    Broker,
+    BrokerConfigError | EngineConfigError | BinanceBroker.BinanceBrokerStartError,
+    HttpClient.HttpClient | Socket.WebSocketConstructor
+  > = binance ?? paper
+  return { exchange, executor, live: binance !== undefined }
+}
