@@ -238,9 +238,10 @@ const compose = (options: EngineOptions) => {
       Layer.provideMerge(subscribers),
       Layer.provideMerge(bus),
       Layer.provideMerge(options.record === true ? JournalHooks.layerWith({ record: true }) : JournalHooks.layer),
-      // dead letters live in the journal's file, on its connection (the journal locks the file exclusively)
+      // dead letters (and a live broker's order steps) live in the journal's file, on its connection (the journal
+      // locks the file exclusively); a paper run has no steps to keep
       Layer.provideMerge(
-        Layer.merge(SqliteDeadLetters.layer, SqliteOrderSteps.layer).pipe(
+        Layer.merge(SqliteDeadLetters.layer, live ? SqliteOrderSteps.layer : Layer.empty).pipe(
           Layer.provideMerge(SqliteJournal.layerWithSql({ filename: journal }))
         )
       )

@@ -5,6 +5,7 @@
  * sources report it and in whatever order.
  */
 import { BigDecimal } from "effect"
+import { formatDecimal } from "../../../../domain/Decimal.js"
 import type { Fill, Order } from "../../../../domain/Order.js"
 import type { SymbolFilters } from "./Filters.js"
 
@@ -125,7 +126,7 @@ export const makeOrderProgress = (
   const apply = (view: OrderView): Progress => {
     const fills: Array<Fill> = []
     for (const t of view.trades) {
-      const id = t.tradeId === undefined ? `${view.orderId}-${BigDecimal.format(t.cumulativeQuantity)}` : String(t.tradeId)
+      const id = t.tradeId === undefined ? `${view.orderId}-${formatDecimal(t.cumulativeQuantity)}` : String(t.tradeId)
       // counted already: by its id, or as part of a total a query reported
       if (seen.has(id) || !BigDecimal.greaterThan(t.cumulativeQuantity, executed)) continue
       const uncounted = BigDecimal.subtract(t.cumulativeQuantity, executed)
@@ -146,7 +147,7 @@ export const makeOrderProgress = (
       const partQuote = BigDecimal.subtract(view.cumulativeQuote, quote)
       const price = scale8(BigDecimal.unsafeDivide(partQuote, quantity))
       fills.push(fillOf(
-        `${view.orderId}-${BigDecimal.format(BigDecimal.normalize(view.executedQuantity))}`,
+        `${view.orderId}-${formatDecimal(view.executedQuantity)}`,
         quantity,
         price,
         BigDecimal.multiply(partQuote, takerRate),
@@ -160,13 +161,13 @@ export const makeOrderProgress = (
       const final = last ?? fillOf(`${view.orderId}-end`, zero, view.executedQuantity.value === 0n ? order.price : scale8(BigDecimal.unsafeDivide(view.cumulativeQuote, view.executedQuantity)), zero, view.time)
       return { fills, end: { _tag: "Filled", fill: { ...final, status: "FILLED" } } }
     }
-    const done = formatQuantity(executed)
+    const done = formatDecimal(executed)
     return {
       fills,
       end: {
         _tag: "Ended",
         status: view.status,
-        reason: `${view.status}${view.reason === undefined || view.reason === "NONE" ? "" : ` (${view.reason})`} on the exchange after ${done} of ${formatQuantity(order.quantity)} filled`
+        reason: `${view.status}${view.reason === undefined || view.reason === "NONE" ? "" : ` (${view.reason})`} on the exchange after ${done} of ${formatDecimal(order.quantity)} filled`
       }
     }
   }
@@ -174,4 +175,3 @@ export const makeOrderProgress = (
   return { apply, executed: () => executed }
 }
 
-const formatQuantity = (d: BigDecimal.BigDecimal) => BigDecimal.format(BigDecimal.normalize(d))
