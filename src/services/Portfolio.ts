@@ -27,5 +27,7 @@ export class Portfolio extends Context.Tag("trading-bus/Portfolio")<Portfolio, {
     readonly markToMarket: (symbol: string, price: Decimal, at: number) => Position | undefined
     readonly position: (symbol: string) => Position | undefined
     readonly pnl: () => PnL
+    /** `applyFill` done at once (the engine's portfolio step without a fiber step); optional. */
+    readonly applyFill?: (fill: Fill) => Position
   }
 }>() {}

@@ -47,26 +47,32 @@ export const makeBacktestFills = (model: FillModel, onHeld: () => void = () => {
     Broker,
     Effect.map(Broker, (inner) =>
       Broker.of({
-        submit: (order, options) =>
-          Effect.gen(function*() {
-            if (model === "close") {
+        submit: (order, options) => {
+          if (model === "close") {
+            return Effect.suspend(() => {
               const candle = current.get(order.symbol)
-              const fill = yield* inner.submit(order, options)
               // the fill's time is the market's (the candle's close), not the machine's
-              return candle === undefined ? fill : { ...fill, filledAt: candle.closeTime }
-            }
-            if (ended) return yield* Effect.fail(unfilledError(order.clientOrderId))
-            // an async callback, not a Deferred: making a Deferred costs some 5-15 us here
-            const next = yield* Effect.async<Candle | undefined>((resume) => {
-              const entry: Parked = { symbol: order.symbol, release: (candle) => resume(Effect.succeed(candle)) }
-              parked.push(entry)
-              onHeld()
-              return Effect.sync(() => void (parked = parked.filter((p) => p !== entry)))
+              return Effect.map(inner.submit(order, options), (fill) => candle === undefined ? fill : { ...fill, filledAt: candle.closeTime })
             })
-            if (next === undefined) return yield* Effect.fail(unfilledError(order.clientOrderId))
-            const fill = yield* inner.submit({ ...order, price: decimalFromNumber(next.open) }, options)
-            return { ...fill, filledAt: next.openTime }
+          }
+          // an async callback, not a Deferred: making a Deferred costs some 5-15 us here
+          const next = Effect.async<Candle | undefined>((resume) => {
+            const entry: Parked = { symbol: order.symbol, release: (candle) => resume(Effect.succeed(candle)) }
+            parked.push(entry)
+            onHeld()
+            return Effect.sync(() => void (parked = parked.filter((p) => p !== entry)))
           })
+          return Effect.suspend(() => ended ? Effect.fail(unfilledError(order.clientOrderId)) : next).pipe(
+            Effect.flatMap((candle) =>
+              candle === undefined
+                ? Effect.fail(unfilledError(order.clientOrderId))
+                : Effect.map(
+                  inner.submit({ ...order, price: decimalFromNumber(candle.open) }, options),
+                  (fill) => ({ ...fill, filledAt: candle.openTime })
+                )
+            )
+          )
+        }
       }))
   )
 

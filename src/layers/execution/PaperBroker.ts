@@ -136,6 +136,14 @@ const make = (config: Resolved) =>
       }
     }
 
+    /** Without latency an order executes at once: its outcome is a completed Effect, kept as it is. */
+    const runNow = (order: Order): Exit.Exit<Fill, BrokerError> => {
+      const result = execute(order, clock.unsafeCurrentTimeMillis())
+      const exit = result instanceof BrokerError ? Exit.fail(result) : Exit.succeed(result)
+      outcomes.set(order.clientOrderId, exit)
+      return exit
+    }
+
     const run = (order: Order): Effect.Effect<Fill, BrokerError> =>
       Effect.suspend(() => {
         if (config.maxOpenOrders !== undefined && inFlight >= config.maxOpenOrders) {
@@ -161,6 +169,8 @@ const make = (config: Resolved) =>
         Effect.suspend(() => {
           const known = outcomes.get(order.clientOrderId)
           if (known !== undefined) return Exit.isExit(known) ? known : awaitOutcome(known)
+          // nothing to wait for, so nothing in flight to count against maxOpenOrders
+          if (Duration.isZero(config.latency)) return runNow(order)
           const inFlight: InFlight = { waiters: [] }
           outcomes.set(order.clientOrderId, inFlight)
           return run(order).pipe(

@@ -1,5 +1,6 @@
 import { Effect, Layer, Option } from "effect"
 import { formatDecimal } from "../../domain/Decimal.js"
+import type { Fill } from "../../domain/Order.js"
 import { Journal, type JournalError } from "../../services/Journal.js"
 import { Portfolio } from "../../services/Portfolio.js"
 import { fillKey, fillsOf } from "./JournalState.js"
@@ -28,6 +29,8 @@ export const layer: Layer.Layer<Portfolio, JournalError, Portfolio> = Layer.effe
       yield* Effect.logInfo(`journal ${journal.value.location}: positions restored from ${fills.length} journaled fills: ${positions}`)
         .pipe(Effect.annotateLogs({ fills: fills.length }))
     }
+    const unsafe = inner.unsafe
+    const unsafeApply = unsafe?.applyFill
     return Portfolio.of({
       ...inner,
       applyFill: (fill) =>
@@ -40,7 +43,23 @@ export const layer: Layer.Layer<Portfolio, JournalError, Portfolio> = Layer.effe
           // already in the position: its current state, as applyFill would return it
           return Effect.flatMap(inner.position(fill.symbol), (position) =>
             position === undefined ? inner.applyFill(fill) : Effect.succeed(position))
-        })
+        }),
+      // the synchronous form keeps the same check: without it a fill recovered twice would count twice
+      ...(unsafe === undefined ? {} : {
+        unsafe: {
+          ...unsafe,
+          ...(unsafeApply === undefined ? {} : {
+            applyFill: (fill: Fill) => {
+              const key = fillKey(fill)
+              if (!applied.has(key)) {
+                applied.add(key)
+                return unsafeApply(fill)
+              }
+              return unsafe.position(fill.symbol) ?? unsafeApply(fill)
+            }
+          })
+        }
+      })
     })
   })
 )

@@ -1,4 +1,5 @@
 import { BigDecimal, Effect, Layer } from "effect"
+import { divideToScale } from "../../domain/Decimal.js"
 import { type Fill, positionChangeOf } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import { Portfolio } from "../../services/Portfolio.js"
@@ -24,12 +25,7 @@ interface Book {
 }
 
 const average = (cost: BigDecimal.BigDecimal, quantity: BigDecimal.BigDecimal) =>
-  BigDecimal.normalize(
-    BigDecimal.round(BigDecimal.unsafeDivide(BigDecimal.abs(cost), BigDecimal.abs(quantity)), {
-      scale: averagePriceScale,
-      mode: "half-even"
-    })
-  )
+  divideToScale(BigDecimal.abs(cost), BigDecimal.abs(quantity), averagePriceScale, "half-even")
 
 const n = BigDecimal.normalize
 
@@ -149,23 +145,23 @@ const make = Effect.sync(() => {
     return BigDecimal.isZero(next.position.quantity) ? undefined : next.position
   }
   const position = (symbol: string) => symbols.get(symbol)?.position
+  const applyFill = (fill: Fill) => {
+    const book = applyToBook(symbols.get(fill.symbol)?.book, fill)
+    // a symbol never marked is marked at its first fill's price
+    const mark = marks.get(fill.symbol) ?? n(fill.price)
+    marks.set(fill.symbol, mark)
+    const next = marked(fill.symbol, book, mark)
+    symbols.set(fill.symbol, next)
+    pnl = undefined
+    return next.position
+  }
   return Portfolio.of({
-    applyFill: (fill) =>
-      Effect.sync(() => {
-        const book = applyToBook(symbols.get(fill.symbol)?.book, fill)
-        // a symbol never marked is marked at its first fill's price
-        const mark = marks.get(fill.symbol) ?? n(fill.price)
-        marks.set(fill.symbol, mark)
-        const next = marked(fill.symbol, book, mark)
-        symbols.set(fill.symbol, next)
-        pnl = undefined
-        return next.position
-      }),
+    applyFill: (fill) => Effect.sync(() => applyFill(fill)),
     markToMarket: (symbol, price, at) => Effect.sync(() => markToMarket(symbol, price, at)),
     position: (symbol) => Effect.sync(() => position(symbol)),
     positions: Effect.sync(() => Array.from(symbols.values(), (s) => s.position)),
     pnl: Effect.sync(total),
-    unsafe: { markToMarket, position, pnl: total }
+    unsafe: { markToMarket, position, pnl: total, applyFill }
   })
 })
 

@@ -1,6 +1,7 @@
 import { BigDecimal, Data, Duration, Effect, Layer, Option } from "effect"
-import { decimalFromNumber, formatDecimal } from "../../domain/Decimal.js"
+import { decimalFromNumber, divideToScale, formatDecimal } from "../../domain/Decimal.js"
 import { makeRunTag, type Order, type OrderSide } from "../../domain/Order.js"
+import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
 import { OrderError, OrderRefused } from "../../domain/TradingErrors.js"
 import { OrderManager } from "../../services/OrderManager.js"
@@ -73,7 +74,7 @@ interface Pending {
 
 /** `quoteAmount / price`, rounded down to `scale` decimals. */
 export const sizeOf = (quoteAmount: BigDecimal.BigDecimal, price: BigDecimal.BigDecimal, scale: number) =>
-  BigDecimal.normalize(BigDecimal.floor(BigDecimal.unsafeDivide(quoteAmount, price), scale))
+  divideToScale(quoteAmount, price, scale, "floor")
 
 /** What a signal calls for, given the projected position. */
 type Decision =
@@ -193,9 +194,7 @@ const make = (config: Resolved) =>
       )
     }
 
-    const createOrder = (signal: Signal): Effect.Effect<Option.Option<Order>, OrderError | OrderRefused> =>
-      Effect.flatMap(portfolio.position(signal.symbol), (position) =>
-        Effect.suspend((): Effect.Effect<Option.Option<Order>, OrderError | OrderRefused> => {
+    const orderFor = (signal: Signal, position: Position | undefined): Effect.Effect<Option.Option<Order>, OrderError | OrderRefused> => {
           if (!Number.isFinite(signal.price) || signal.price <= 0) {
             return Effect.fail(
               new OrderError({ symbol: signal.symbol, message: `the signal's price must be a number > 0, got ${signal.price}` })
@@ -249,7 +248,14 @@ const make = (config: Resolved) =>
           }
           entry.open.push({ signedQuantity: signed, createdAtMillis: now })
           return Effect.succeedSome(orderOf(signal, decision.side, decision.quantity, price))
-        }))
+        }
+
+    // a portfolio read synchronously: the order is decided when called (a completed Effect, no fiber step)
+    const positionNow = portfolio.unsafe?.position
+    const createOrder = (signal: Signal): Effect.Effect<Option.Option<Order>, OrderError | OrderRefused> =>
+      positionNow !== undefined
+        ? orderFor(signal, positionNow(signal.symbol))
+        : Effect.flatMap(portfolio.position(signal.symbol), (position) => Effect.suspend(() => orderFor(signal, position)))
 
     return OrderManager.of({ createOrder })
   })

@@ -13,6 +13,7 @@ import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
+import type { OrderError, OrderRefused } from "../../domain/TradingErrors.js"
 import { Broker } from "../../services/Broker.js"
 import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
 import { EventBus } from "../../services/EventBus.js"
@@ -210,9 +211,20 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
 
   if (Option.isSome(orderManager)) {
     const { createOrder } = orderManager.value
+    const created = (order: Option.Option<Order>) =>
+      Option.isNone(order) ? Effect.void : publishNow("OrderCreated", order.value)
     yield* bus.subscribe("SignalGenerated", retrying((event) => {
       const signal: Signal = event.payload
-      return Effect.suspend(() => createOrder(signal)).pipe(
+      let decision: Effect.Effect<Option.Option<Order>, OrderError | OrderRefused>
+      try {
+        decision = createOrder(signal)
+      } catch (defect) {
+        return Effect.die(defect)
+      }
+      // an order manager that decided when called: its order is published without a fiber step
+      const decided = Exit.isExit(decision) ? decision as Exit.Exit<Option.Option<Order>, OrderError | OrderRefused> : undefined
+      if (decided !== undefined && Exit.isSuccess(decided)) return created(decided.value)
+      return decision.pipe(
         Effect.matchCauseEffect({
           // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries
           onFailure: (cause): Effect.Effect<void, unknown> =>
@@ -228,21 +240,30 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
                     "error"
                   )
             }),
-          onSuccess: Option.match({
-            onNone: () => Effect.void,
-            onSome: (order: Order) => publish("OrderCreated", order)
-          })
+          onSuccess: created
         })
       )
     }, { name: "order-manager", queue: "signal", ...retry }), { name: "order-manager" })
   }
 
-  yield* subscribeExecution({ bus, broker, journal, scope, publish, retrying, retry })
+  yield* subscribeExecution({ bus, broker, journal, scope, publish, publishNow, retrying, retry })
 
   // a failing applyFill is retried, then dead-lettered with an Error event (by `retrying`)
-  yield* bus.subscribe("OrderFilled", retrying((event) =>
-    Effect.flatMap(Effect.suspend(() => portfolio.applyFill(event.payload)), (position) =>
-      publish("PositionUpdated", position)), { name: "portfolio", queue: "order", ...retry }), { name: "portfolio" })
+  const applyNow = unsafe?.applyFill
+  yield* bus.subscribe("OrderFilled", retrying((event) => {
+    if (applyNow !== undefined) {
+      // applied when called: the processor settles the step without a fiber step
+      let position: Position
+      try {
+        position = applyNow(event.payload)
+      } catch (defect) {
+        return Effect.die(defect)
+      }
+      return publishNow("PositionUpdated", position)
+    }
+    return Effect.flatMap(Effect.suspend(() => portfolio.applyFill(event.payload)), (position) =>
+      publish("PositionUpdated", position))
+  }, { name: "portfolio", queue: "order", ...retry }), { name: "portfolio" })
 
   const mode = Option.isNone(strategy)
     ? "data-only (no Strategy: candles mark positions, no signals are generated)"

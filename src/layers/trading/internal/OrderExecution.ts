@@ -3,10 +3,11 @@
  * outcome published as it comes (`OrderPlaced`, the parts filled before the last), then the outcome: the last
  * fill, a rejection, a cancellation; an order the circuit breaker held back goes back in the order queue.
  */
-import { Cause, Clock, Effect, Option, type Scope } from "effect"
+import { Cause, Clock, Effect, Exit, Option, type Scope } from "effect"
 import { type BusEvent, type EventPayload, type EventType, makeEventAt, type QueueName } from "../../../domain/BusEvent.js"
 import type { BusClosedError, QueueFullError } from "../../../domain/Errors.js"
-import type { Order } from "../../../domain/Order.js"
+import type { Fill, Order } from "../../../domain/Order.js"
+import type { BrokerError } from "../../../domain/TradingErrors.js"
 import type { Broker, OrderUpdate } from "../../../services/Broker.js"
 import type { EventBus } from "../../../services/EventBus.js"
 import type { Journal } from "../../../services/Journal.js"
@@ -23,11 +24,17 @@ export interface ExecutionContext {
     payload: EventPayload<T>,
     queue?: QueueName
   ) => Effect.Effect<void, QueueFullError | BusClosedError>
+  /** `publish` done at once where the bus can (see TradingEngine): a completed Effect comes back. */
+  readonly publishNow: <T extends EventType>(
+    type: T,
+    payload: EventPayload<T>,
+    queue?: QueueName
+  ) => Effect.Effect<void, QueueFullError | BusClosedError>
   readonly retrying: Effect.Effect.Success<typeof makeRetrying>
   readonly retry: RetryOptions
 }
 
-export const subscribeExecution = ({ broker, bus, journal, publish, retry, retrying, scope }: ExecutionContext) =>
+export const subscribeExecution = ({ broker, bus, journal, publish, publishNow, retry, retrying, scope }: ExecutionContext) =>
   Effect.gen(function*() {
     /**
      * An order the circuit breaker held back for its maxWait: published again as a new OrderCreated (the same
@@ -63,9 +70,18 @@ export const subscribeExecution = ({ broker, bus, journal, publish, retry, retry
 
     yield* bus.subscribe("OrderCreated", retrying((event) => {
       const order: Order = event.payload
-      return Effect.suspend(() => broker.submit(order, { onUpdate })).pipe(
+      let submitted: Effect.Effect<Fill, BrokerError>
+      try {
+        submitted = broker.submit(order, { onUpdate })
+      } catch (defect) {
+        return Effect.die(defect)
+      }
+      // a broker that filled when called: the fill is published without a fiber step
+      const done = Exit.isExit(submitted) ? submitted as Exit.Exit<Fill, BrokerError> : undefined
+      if (done !== undefined && Exit.isSuccess(done)) return publishNow("OrderFilled", done.value)
+      return submitted.pipe(
         Effect.matchCauseEffect({
-          onSuccess: (fill) => publish("OrderFilled", fill),
+          onSuccess: (fill) => publishNow("OrderFilled", fill),
           onFailure: (cause): Effect.Effect<void, unknown> => {
             const failure = Cause.failureOption(cause)
             if (Option.isSome(failure) && isCircuitOpen(failure.value)) return defer(event, failure.value.message)
