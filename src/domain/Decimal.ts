@@ -65,8 +65,26 @@ export const divideToScale = (
   return BigDecimal.normalize(BigDecimal.make(q, scale))
 }
 
-/** The decimal behind a market-data number, through its shortest round-trip string. */
-export const decimalFromNumber = (n: number): BigDecimal.BigDecimal => BigDecimal.unsafeFromString(String(n))
+const powersOfTen = Array.from({ length: 16 }, (_, i) => 10 ** i)
+const maxDigits = 1e15
+
+/**
+ * The decimal behind a market-data number: the one its shortest round-trip string (`String(n)`) writes. A number
+ * of at most 15 significant digits and 15 decimals (every price and quantity a market sends) is found without the
+ * string: the fewest decimals `s` whose `m / 10^s` gives the number back. At 15 digits or fewer only one such `m`
+ * exists at that `s`, so it is the string's; any other number goes through the string.
+ */
+export const decimalFromNumber = (n: number): BigDecimal.BigDecimal => {
+  if (n > -maxDigits && n < maxDigits) {
+    for (let s = 0; s < powersOfTen.length; s++) {
+      const scaled = Math.round(n * powersOfTen[s]!)
+      if (scaled > -maxDigits && scaled < maxDigits) {
+        if (scaled / powersOfTen[s]! === n) return BigDecimal.make(BigInt(scaled), s)
+      } else break
+    }
+  }
+  return BigDecimal.unsafeFromString(String(n))
+}
 
 /**
  * A decimal as the plain string an exchange and a journal expect, whatever

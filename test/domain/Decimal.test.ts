@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { decimalFromNumber, formatAmount, formatDecimal } from "../../src/domain/Decimal.js"
+import { decimalFromNumber, divideToScale, formatAmount, formatDecimal } from "../../src/domain/Decimal.js"
 
 describe("Decimal", () => {
   it.each([
@@ -22,6 +22,42 @@ describe("Decimal", () => {
     expect(formatDecimal(decimalFromNumber(0.1 + 0.2))).toBe("0.30000000000000004")
     expect(formatDecimal(decimalFromNumber(42000.12))).toBe("42000.12")
     expect(formatDecimal(decimalFromNumber(0.00001234))).toBe("0.00001234")
+  })
+
+  it("finds a number's decimal without its string exactly as the string gives it", () => {
+    // a seeded walk over prices, quantities and fractions of every size; each compared with the string path
+    let state = 7
+    const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648
+    const viaString = (n: number) => BigDecimal.unsafeFromString(String(n))
+    const numbers = [0, -0, 1, 0.1, 1e-7, 1.5e-10, 123456789012345, 1234567890123456, 9007199254740993, 1e21, 5e-324, 0.1 + 0.2]
+    for (let i = 0; i < 20_000; i++) {
+      const v = Number((random() * 10 ** Math.floor(random() * 12)).toFixed(Math.floor(random() * 9)))
+      numbers.push(v, -v, random() * 1000, random() * 1e-6)
+    }
+    for (const n of numbers) {
+      const [fast, slow] = [decimalFromNumber(n), viaString(n)]
+      expect([fast.value, fast.scale], String(n)).toEqual([slow.value, slow.scale])
+    }
+  })
+
+  it.each([
+    ["100", "30000.01", 6, "floor", "0.003333"],
+    ["100", "3", 2, "floor", "33.33"],
+    ["-100", "3", 2, "floor", "-33.34"],
+    ["2", "3", 0, "half-even", "1"],
+    ["5", "2", 0, "half-even", "2"], // a tie to the even digit
+    ["7", "2", 0, "half-even", "4"],
+    ["-5", "2", 0, "half-even", "-2"],
+    ["-7", "2", 0, "half-even", "-4"],
+    ["1", "0.0003", 15, "half-even", "3333.333333333333333"],
+    ["12.5", "-0.5", 3, "floor", "-25"]
+  ] as const)("divides %s by %s to %i decimals (%s) in integers: %s", (num, den, scale, mode, expected) => {
+    const [a, b] = [BigDecimal.unsafeFromString(num), BigDecimal.unsafeFromString(den)]
+    const exact = divideToScale(a, b, scale, mode)
+    expect(formatDecimal(exact)).toBe(expected)
+    // the same as Effect's 100-digit division rounded the same way
+    const viaEffect = BigDecimal.round(BigDecimal.unsafeDivide(a, b), { scale, mode })
+    expect(BigDecimal.equals(exact, viaEffect)).toBe(true)
   })
 
   it.each([

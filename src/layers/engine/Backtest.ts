@@ -270,10 +270,10 @@ export const runDetailed = (options: BacktestOptions) =>
     const first = series.stats.first!
     const last = series.stats.last!
     const intervalMs = CandleFile.intervalMillis(content.interval) ?? (first.closeTime - first.openTime + 1)
-    const curve = tracker.curves()
+    const columns = tracker.columnViews()
     const equity = Statistics.equityStatistics(
       capitalNumber,
-      curve.equity.map((e) => capitalNumber + e),
+      columns.equity.map((e) => capitalNumber + e),
       Statistics.periodsPerYear(intervalMs)
     )
     const finalEquity = BigDecimal.sum(capital, total)
@@ -311,12 +311,21 @@ export const runDetailed = (options: BacktestOptions) =>
       // from the exact final equity (after the drain), the same as the last candle's in lockstep
       totalReturnPct: (BigDecimal.unsafeToNumber(finalEquity) / capitalNumber - 1) * 100,
       buyAndHoldPct: Statistics.buyAndHoldPct([first.close, last.close]),
-      exposurePct: Statistics.exposurePct(curve.position),
+      exposurePct: Statistics.exposurePct(columns.position),
       ...trades,
       elapsedMs,
       candlesPerSecond: Math.round((series.stats.count * 1000) / Math.max(1, elapsedMs))
     }
-    return { report, curves: curve, fills: tracker.fills, trips: tracker.trips } satisfies BacktestDetails
+    // the curves as arrays only when read: `run` reports without them (five arrays of a number per candle)
+    let curves: EquityCurves | undefined
+    return {
+      report,
+      get curves() {
+        return curves ??= tracker.curves()
+      },
+      fills: tracker.fills,
+      trips: tracker.trips
+    } satisfies BacktestDetails
   }).pipe(Effect.provide(NodeFileSystem.layer))
 
 /** Why a backtest could not run: its candles (`CandleFileError`), a setting (`BacktestConfigError`, a layer's config error). */

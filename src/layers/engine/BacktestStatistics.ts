@@ -36,7 +36,7 @@ export interface EquityStatistics {
  * `equity`: capital + realized + unrealized P&L after each candle. Before the first candle, equity is the
  * capital: the first return is equity_0 / capital - 1, and the peak starts at the capital (index -1).
  */
-export const equityStatistics = (capital: number, equity: ReadonlyArray<number>, perYear: number): EquityStatistics => {
+export const equityStatistics = (capital: number, equity: ArrayLike<number>, perYear: number): EquityStatistics => {
   const final = equity.length === 0 ? capital : equity[equity.length - 1]!
   let peak = capital
   let peakIndex = -1
@@ -45,12 +45,8 @@ export const equityStatistics = (capital: number, equity: ReadonlyArray<number>,
   let worstPeakIndex = -1
   let worstPeak = capital
   let troughIndex = -1
-  const returns: Array<number> = []
-  let previous = capital
   for (let i = 0; i < equity.length; i++) {
     const e = equity[i]!
-    returns.push(previous === 0 ? 0 : e / previous - 1)
-    previous = e
     if (e > peak) {
       peak = e
       peakIndex = i
@@ -78,10 +74,24 @@ export const equityStatistics = (capital: number, equity: ReadonlyArray<number>,
     }
     maxDrawdownDuration = end - worstPeakIndex
   }
-  const n = returns.length
-  const mean = n === 0 ? 0 : returns.reduce((a, b) => a + b, 0) / n
-  const variance = n < 2 ? 0 : returns.reduce((a, r) => a + (r - mean) ** 2, 0) / (n - 1)
-  const downside = n === 0 ? 0 : returns.reduce((a, r) => a + Math.min(r, 0) ** 2, 0) / n
+  // the per-candle returns, worked out again on each pass rather than kept: a million candles would hold 8 MB more
+  const n = equity.length
+  const returnAt = (i: number) => {
+    const previous = i === 0 ? capital : equity[i - 1]!
+    return previous === 0 ? 0 : equity[i]! / previous - 1
+  }
+  let sum = 0
+  for (let i = 0; i < n; i++) sum += returnAt(i)
+  const mean = n === 0 ? 0 : sum / n
+  let squares = 0
+  let downs = 0
+  for (let i = 0; i < n; i++) {
+    const r = returnAt(i)
+    squares += (r - mean) ** 2
+    downs += Math.min(r, 0) ** 2
+  }
+  const variance = n < 2 ? 0 : squares / (n - 1)
+  const downside = n === 0 ? 0 : downs / n
   const annual = Math.sqrt(perYear)
   const years = n / perYear
   const growth = final / capital
@@ -104,8 +114,11 @@ export const buyAndHoldPct = (closes: ReadonlyArray<number>): number =>
   closes.length === 0 ? 0 : (closes[closes.length - 1]! / closes[0]! - 1) * 100
 
 /** The share of candles after which a position is held, in %. */
-export const exposurePct = (positions: ReadonlyArray<number>): number =>
-  positions.length === 0 ? 0 : (positions.filter((q) => q !== 0).length / positions.length) * 100
+export const exposurePct = (positions: ArrayLike<number>): number => {
+  let held = 0
+  for (let i = 0; i < positions.length; i++) if (positions[i] !== 0) held++
+  return positions.length === 0 ? 0 : (held / positions.length) * 100
+}
 
 /** A closed round trip: from a flat (or flipped) position back to flat (or flipped). */
 export interface RoundTrip {

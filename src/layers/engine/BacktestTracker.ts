@@ -112,6 +112,9 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
       }), { name: "backtest-trips" })
   }))
 
+  /** The curves so far as views of the columns (no copy): for the statistics, read before the next candle. */
+  const columnViews = () => ({ equity: columns.equity.view(), position: columns.position.view() })
+
   /** The curves so far, as arrays. */
   const curves = (): EquityCurves => ({
     time: columns.time.toArray(),
@@ -121,7 +124,7 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
     position: columns.position.toArray()
   })
 
-  return { layer, sample, curves, fills, trips }
+  return { layer, sample, curves, columnViews, fills, trips }
 }
 
 /**
@@ -140,6 +143,7 @@ const makeColumn = () => {
       }
       values[length++] = value
     },
-    toArray: (): Array<number> => Array.from(values.subarray(0, length))
+    toArray: (): Array<number> => Array.from(values.subarray(0, length)),
+    view: (): Float64Array => values.subarray(0, length)
   }
 }
