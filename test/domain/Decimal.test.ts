@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { decimalFromNumber, divideToScale, formatAmount, formatDecimal } from "../../src/domain/Decimal.js"
+import { decimalFromNumber, divideToScale, formatAmount, formatDecimal, toNumber } from "../../src/domain/Decimal.js"
 
 describe("Decimal", () => {
   it.each([
@@ -37,6 +37,17 @@ describe("Decimal", () => {
     for (const n of numbers) {
       const [fast, slow] = [decimalFromNumber(n), viaString(n)]
       expect([fast.value, fast.scale], String(n)).toEqual([slow.value, slow.scale])
+    }
+  })
+
+  it("converts a decimal to the number unsafeToNumber gives, whatever its digits and scale", () => {
+    let state = 11
+    const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648
+    const digits = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 10)).join("").replace(/^0+/, "") || "0"
+    for (let i = 0; i < 20_000; i++) {
+      const value = BigInt(digits(1 + Math.floor(random() * 30))) * (random() < 0.5 ? -1n : 1n)
+      const d = BigDecimal.make(value, Math.floor(random() * 40) - 5)
+      expect(toNumber(d), `${value}e${-d.scale}`).toBe(BigDecimal.unsafeToNumber(d))
     }
   })
 

@@ -106,10 +106,16 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
         : barrier === undefined || barrier.settled()
         ? sample(portfolio, payload)
         : Effect.zipRight(barrier.await, Effect.suspend(() => sample(portfolio, payload))), { name: "backtest-equity" })
-    yield* bus.subscribe("OrderFilled", ({ payload }) =>
-      Effect.map(portfolio.position(payload.symbol), (position) => {
-        if (position !== undefined) onFill(payload, position.quantity, position.realizedPnl, position.averageEntryPrice)
-      }), { name: "backtest-trips" })
+    const tripOf = (fill: Fill, position: Position | undefined) => {
+      if (position !== undefined) onFill(fill, position.quantity, position.realizedPnl, position.averageEntryPrice)
+    }
+    yield* bus.subscribe("OrderFilled", ({ payload }) => {
+      const positionNow = portfolio.unsafe?.position
+      if (positionNow === undefined) return Effect.map(portfolio.position(payload.symbol), (position) => tripOf(payload, position))
+      // read synchronously: no fiber step per fill
+      tripOf(payload, positionNow(payload.symbol))
+      return Effect.void
+    }, { name: "backtest-trips" })
   }))
 
   /** The curves so far as views of the columns (no copy): for the statistics, read before the next candle. */

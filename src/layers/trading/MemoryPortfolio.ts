@@ -121,6 +121,12 @@ const make = Effect.sync(() => {
   let pnl: { readonly realized: BigDecimal.BigDecimal; readonly unrealized: BigDecimal.BigDecimal } | undefined
   const total = () => {
     if (pnl !== undefined) return pnl
+    if (symbols.size === 1) {
+      // one symbol (a backtest): its own figures, already normalized, without adding them to zero
+      const [{ position }] = symbols.values()
+      pnl = { realized: position.realizedPnl, unrealized: position.unrealizedPnl }
+      return pnl
+    }
     let realized = zero
     let unrealized = zero
     for (const { position } of symbols.values()) {

@@ -10,14 +10,17 @@ import type { PublishCounter } from "./BacktestInput.js"
  * `Deferred`: making a Deferred costs some 5-15 us here, a wait happens once or twice per order.
  */
 
-/** Suspends until `wake` is called; `set` keeps the callback (undefined once woken or interrupted). */
+/**
+ * Suspends until `wake` is called; `set` keeps the callback (undefined once woken). No canceler (it would wrap
+ * each wait in an interruption handler, some 8 fiber steps): an interrupted wait's callback is replaced by the
+ * next wait, and calling it meanwhile does nothing (a fiber ignores a stale resume).
+ */
 const waitFor = (set: (wake: (() => void) | undefined) => void): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     set(() => {
       set(undefined)
       resume(Effect.void)
     })
-    return Effect.sync(() => set(undefined))
   })
 
 /**
