@@ -10,6 +10,13 @@ export type Decimal = BigDecimal.BigDecimal
 const safe = BigInt(Number.MAX_SAFE_INTEGER)
 
 /**
+ * `BigDecimal.normalize` (no trailing zeros) that answers most decimals with one remainder: Effect's writes the
+ * value's digits out as a string to count its zeros, on every decimal it has not normalized before.
+ */
+export const normalize = (d: BigDecimal.BigDecimal): BigDecimal.BigDecimal =>
+  d.value === 0n ? (d.scale === 0 ? d : BigDecimal.normalize(d)) : d.value % 10n !== 0n ? d : BigDecimal.normalize(d)
+
+/**
  * A decimal as the nearest number, as `BigDecimal.unsafeToNumber` gives it, at a fraction of its cost when the
  * digits fit a double exactly: then one division (correctly rounded) gives the same number as its string would.
  * For curves and gauges, read on every candle; money itself stays a decimal.
@@ -64,7 +71,7 @@ export const divideToScale = (
       if (twice > b || (twice === b && (q & 1n) !== 0n)) q += a < 0n ? -1n : 1n
     }
   }
-  return BigDecimal.normalize(BigDecimal.make(q, scale))
+  return normalize(BigDecimal.make(q, scale))
 }
 
 const powersOfTen = Array.from({ length: 16 }, (_, i) => 10 ** i)

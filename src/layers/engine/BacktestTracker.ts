@@ -1,6 +1,6 @@
 import { BigDecimal, Context, Effect, Layer } from "effect"
 import type { Candle } from "../../domain/Candle.js"
-import { lastToNumber, toNumber } from "../../domain/Decimal.js"
+import { lastToNumber, normalize, toNumber } from "../../domain/Decimal.js"
 import type { Fill } from "../../domain/Order.js"
 import { EventBus } from "../../services/EventBus.js"
 import type { Position } from "../../domain/Position.js"
@@ -63,7 +63,7 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
         quantity: BigDecimal.max(trip.largest, BigDecimal.abs(book.quantity)),
         entryPrice: book.averageEntry,
         exitPrice: fill.price,
-        pnl: BigDecimal.normalize(BigDecimal.subtract(realized, trip.realizedBefore))
+        pnl: normalize(BigDecimal.subtract(realized, trip.realizedBefore))
       })
       trip = undefined
     } else if (trip !== undefined) {

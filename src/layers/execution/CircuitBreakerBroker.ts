@@ -197,18 +197,30 @@ const make = (options: CircuitBreakerOptions) =>
         }
       })
 
+    const waitThenSend = (order: Order, options: SubmitOptions | undefined) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis, options)))
+
     const broker = Broker.of({
       ...cancelOf(inner),
       submit: (order, options) =>
-        status === "closed"
-          ? Effect.flatten(call(order, false, options)).pipe(
-            Effect.catchIf(
-              // this failure opened the breaker (threshold 1): wait for the probe like any other order
-              () => status === "open",
-              () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis, options)))
-            )
-          )
-          : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.flatten(guarded(order, now + maxWaitMillis, options)))
+        Effect.suspend(() =>
+          status === "closed"
+            ? Effect.matchCauseEffect(inner.submit(order, options), {
+              // the common case, a fill while closed, in one step: there is nothing to record but the reset
+              onSuccess: (fill) => {
+                if (status === "closed") {
+                  failures = 0
+                  return Effect.succeed(fill)
+                }
+                return Effect.as(record(Exit.succeed(fill), false), fill)
+              },
+              onFailure: (cause) =>
+                Effect.flatMap(record(Exit.failCause(cause), false), () =>
+                  // this failure opened the breaker (threshold 1): wait for the probe like any other order
+                  status === "open" ? waitThenSend(order, options) : Effect.failCause(cause))
+            })
+            : waitThenSend(order, options)
+        )
     })
 
     const state = BreakerState.of({

@@ -1,5 +1,5 @@
 import { BigDecimal, Data, Duration, Effect, Exit, Layer, Option } from "effect"
-import { formatDecimal } from "../../domain/Decimal.js"
+import { formatDecimal, normalize } from "../../domain/Decimal.js"
 import { type Fill, makeRunTag, type Order } from "../../domain/Order.js"
 import { BrokerError } from "../../domain/TradingErrors.js"
 import { Broker } from "../../services/Broker.js"
@@ -54,7 +54,7 @@ const zero = BigDecimal.fromBigInt(0n)
 
 /** The fill price: the reference price moved against the taker by the slippage. */
 export const fillPrice = (order: Order, slippage: BigDecimal.BigDecimal): BigDecimal.BigDecimal =>
-  BigDecimal.normalize(
+  normalize(
     BigDecimal.multiply(order.price, order.side === "BUY" ? BigDecimal.sum(one, slippage) : BigDecimal.subtract(one, slippage))
   )
 
@@ -119,7 +119,7 @@ const make = (config: Resolved) =>
           )
         }
       }
-      net.set(order.symbol, BigDecimal.normalize(after))
+      net.set(order.symbol, normalize(after))
       const notional = BigDecimal.multiply(order.quantity, price)
       return {
         clientOrderId: order.clientOrderId,
@@ -127,9 +127,9 @@ const make = (config: Resolved) =>
         symbol: order.symbol,
         side: order.side,
         type: order.type,
-        quantity: BigDecimal.normalize(order.quantity),
+        quantity: normalize(order.quantity),
         price,
-        fee: BigDecimal.normalize(BigDecimal.multiply(notional, config.fee)),
+        fee: normalize(BigDecimal.multiply(notional, config.fee)),
         status: "FILLED",
         orderCreatedAt: order.createdAt,
         filledAt

@@ -1,5 +1,5 @@
 import { BigDecimal, Effect, Layer } from "effect"
-import { divideToScale } from "../../domain/Decimal.js"
+import { divideToScale, normalize } from "../../domain/Decimal.js"
 import { type Fill, positionChangeOf } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import { Portfolio } from "../../services/Portfolio.js"
@@ -27,7 +27,7 @@ interface Book {
 const average = (cost: BigDecimal.BigDecimal, quantity: BigDecimal.BigDecimal) =>
   divideToScale(BigDecimal.abs(cost), BigDecimal.abs(quantity), averagePriceScale, "half-even")
 
-const n = BigDecimal.normalize
+const n = normalize
 
 /**
  * Applies one fill to a book (average-cost accounting):

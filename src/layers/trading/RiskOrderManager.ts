@@ -1,5 +1,5 @@
 import { BigDecimal, Data, Duration, Effect, Layer, Option } from "effect"
-import { decimalFromNumber, divideToScale, formatDecimal } from "../../domain/Decimal.js"
+import { decimalFromNumber, divideToScale, formatDecimal, normalize } from "../../domain/Decimal.js"
 import { makeRunTag, type Order, type OrderSide } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
@@ -180,7 +180,7 @@ const make = (config: Resolved) =>
       }
       // against an opposite position the order reverses it: it closes it and opens `size` the signal's way
       const opposite = side === "BUY" ? BigDecimal.isNegative(projected) : BigDecimal.isPositive(projected)
-      return { _tag: "Order", side, quantity: opposite ? BigDecimal.normalize(BigDecimal.sum(held, size)) : size }
+      return { _tag: "Order", side, quantity: opposite ? normalize(BigDecimal.sum(held, size)) : size }
     }
 
     /** A SHORT not traded for want of `allowShort`: said at info once per symbol, then at debug. */
@@ -232,7 +232,7 @@ const make = (config: Resolved) =>
           }
           const signed = decision.side === "BUY" ? decision.quantity : BigDecimal.negate(decision.quantity)
           const after = BigDecimal.sum(projected, signed)
-          const notional = BigDecimal.normalize(BigDecimal.multiply(BigDecimal.abs(after), price))
+          const notional = normalize(BigDecimal.multiply(BigDecimal.abs(after), price))
           // an order that reduces the exposure is always allowed
           if (
             BigDecimal.greaterThan(notional, config.maxPositionNotional) &&

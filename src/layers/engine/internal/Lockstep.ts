@@ -53,11 +53,22 @@ export const makePipelineBarrier = (counter: PublishCounter, heldNow: () => numb
       }
     })
   )
+  const settle = () => {
+    settledAt = { published: counter.pipeline, released: releasedNow() }
+  }
   const barrier: PipelineBarrier = {
     settled: () => counter.pipeline === settledAt.published && releasedNow() === settledAt.released,
-    await: Effect.gen(function*() {
-      if (!idle()) yield* waitFor(setWaiter)
-      settledAt = { published: counter.pipeline, released: releasedNow() }
+    // one callback, no generator: a wait happens twice per order
+    await: Effect.async<void>((resume) => {
+      if (idle()) {
+        settle()
+        return resume(Effect.void)
+      }
+      setWaiter(() => {
+        setWaiter(undefined)
+        settle()
+        resume(Effect.void)
+      })
     })
   }
   return { hooks, barrier, held: wake }
