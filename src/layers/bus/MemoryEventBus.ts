@@ -213,10 +213,12 @@ const make = (config: ResolvedEventBusConfig) =>
       publishNow: publishEvent,
       publishAll: (events, queue) =>
         Effect.suspend(() => {
-          const iterator = events[Symbol.iterator]()
+          // an array by index: an iterator makes a result object per event
+          const all = Array.isArray(events) ? events as ReadonlyArray<BusEvent> : Array.from(events)
+          let i = 0
           const loop = (): Effect.Effect<void, QueueFullError | BusClosedError> => {
-            for (let next = iterator.next(); !next.done; next = iterator.next()) {
-              const pending = publishEvent(next.value, queue)
+            while (i < all.length) {
+              const pending = publishEvent(all[i++]!, queue)
               if (pending !== undefined) return Effect.flatMap(pending, loop)
             }
             return Effect.void

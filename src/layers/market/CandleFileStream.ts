@@ -3,7 +3,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import { klineIntervals } from "../../domain/Binance.js"
 import type { Candle } from "../../domain/Candle.js"
 import * as CandleFile from "./CandleFile.js"
-import { fastRow } from "./internal/klineBytes.js"
+import { fastRow, makeRow } from "./internal/klineBytes.js"
 import * as JournalCandles from "./JournalCandles.js"
 
 /**
@@ -112,6 +112,8 @@ const csvRows = (series: {
   readonly malformed: Array<CandleFile.MalformedRow>
 }) => {
   const decoder = new TextDecoder()
+  // the fast path's row, filled in place and copied into each candle
+  const scratch = makeRow()
   // the bytes of a partial last line, read again with the next bytes
   let carry = new Uint8Array(0)
   let lineNo = 0
@@ -131,8 +133,8 @@ const csvRows = (series: {
         }
         lineNo++
         // a plain row is read from the bytes; anything else (a header, a bad row) as text, as it always was
-        let row: CandleFile.Row | string | undefined = fastRow(bytes, start, end)
-        if (row === undefined) {
+        let row: CandleFile.Row | string = scratch
+        if (!fastRow(bytes, start, end, scratch)) {
           const line = decoder.decode(bytes.subarray(start, end)).trim()
           start = end + 1
           if (line === "" || isHeader(lineNo, line)) continue

@@ -79,35 +79,59 @@ const nextDecimal = (bytes: Uint8Array, end: number) => cursor.at < end && decim
 /** ms, accepting Binance's µs timestamps (as `CandleFile` does). */
 const time = (n: number) => (n >= 1e15 ? Math.floor(n / 1000) : n)
 
-/** The row of the line `bytes[start, end)`, or undefined when the slow path must read it. */
-export const fastRow = (bytes: Uint8Array, start: number, end: number): Row | undefined => {
+/** A row `fastRow` fills in place: one per reader, copied into each candle (no object per row). */
+export type MutableRow = { -readonly [K in keyof Row]: Row[K] }
+
+export const makeRow = (): MutableRow => ({
+  openTime: 0,
+  closeTime: 0,
+  open: 0,
+  high: 0,
+  low: 0,
+  close: 0,
+  volume: 0,
+  quoteVolume: 0,
+  trades: 0
+})
+
+/** Reads the line `bytes[start, end)` into `row`; false (the row untouched) when the slow path must read it. */
+export const fastRow = (bytes: Uint8Array, start: number, end: number, row: MutableRow): boolean => {
   if (end > start && bytes[end - 1] === cr) end--
-  if (!integer(bytes, start, end)) return undefined
+  if (!integer(bytes, start, end)) return false
   const openTime = time(cursor.value)
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const open = cursor.value
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const high = cursor.value
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const low = cursor.value
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const close = cursor.value
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const volume = cursor.value
-  if (cursor.at >= end || !integer(bytes, cursor.at + 1, end)) return undefined
+  if (cursor.at >= end || !integer(bytes, cursor.at + 1, end)) return false
   const closeTime = time(cursor.value)
-  if (!nextDecimal(bytes, end)) return undefined
+  if (!nextDecimal(bytes, end)) return false
   const quoteVolume = cursor.value
-  if (cursor.at >= end || !integer(bytes, cursor.at + 1, end)) return undefined
+  if (cursor.at >= end || !integer(bytes, cursor.at + 1, end)) return false
   const trades = cursor.value
   // three more fields (taker volumes, ignore), not read: the row needs them to have its 12
   let next = cursor.at + 1
-  if (cursor.at >= end) return undefined
+  if (cursor.at >= end) return false
   for (let f = 0; f < 2; f++) {
     next = skip(bytes, next, end)
-    if (next < 0) return undefined
+    if (next < 0) return false
   }
   // the checks of `checkRow` that plain digits do not settle already; a failure is reported by the slow path
-  if (high < Math.max(open, close, low) || low > Math.min(open, close) || closeTime <= openTime) return undefined
-  return { openTime, closeTime, open, high, low, close, volume, quoteVolume, trades }
+  if (high < Math.max(open, close, low) || low > Math.min(open, close) || closeTime <= openTime) return false
+  row.openTime = openTime
+  row.closeTime = closeTime
+  row.open = open
+  row.high = high
+  row.low = low
+  row.close = close
+  row.volume = volume
+  row.quoteVolume = quoteVolume
+  row.trades = trades
+  return true
 }
