@@ -94,7 +94,7 @@ interface Marked {
   readonly position: Position
 }
 
-const marked = (symbol: string, book: Book, mark: BigDecimal.BigDecimal): Marked => ({
+const marked = (symbol: string, book: Book, mark: BigDecimal.BigDecimal, updatedAt = book.updatedAt): Marked => ({
   book,
   mark,
   position: {
@@ -104,7 +104,7 @@ const marked = (symbol: string, book: Book, mark: BigDecimal.BigDecimal): Marked
     markPrice: mark,
     realizedPnl: book.realizedPnl,
     unrealizedPnl: unrealizedOf(book, mark),
-    updatedAt: book.updatedAt
+    updatedAt
   }
 })
 
@@ -141,9 +141,12 @@ const make = Effect.sync(() => {
     marks.set(symbol, mark)
     const current = symbols.get(symbol)
     if (current === undefined) return undefined
-    const book = BigDecimal.isZero(current.book.quantity) ? current.book : { ...current.book, updatedAt: at }
-    // the same mark on a book that did not move changes nothing (a flat position)
-    const next = book === current.book && BigDecimal.equals(mark, current.mark) ? current : marked(symbol, book, mark)
+    // an open position is updated at the mark's time (the book itself does not change); a flat one keeps its time,
+    // and the same mark on it changes nothing
+    const flat = BigDecimal.isZero(current.book.quantity)
+    const next = flat && BigDecimal.equals(mark, current.mark)
+      ? current
+      : marked(symbol, current.book, mark, flat ? current.position.updatedAt : at)
     if (next !== current) {
       symbols.set(symbol, next)
       pnl = undefined
