@@ -113,6 +113,12 @@ const process = (lane: Lane, env: ProcessorEnv) =>
     }
     const { metrics, tracing } = lane
     const callStart = makeCallClock(clock)
+    // where a running handler's failure lands: one function for the fiber's life, not one per call
+    let caught: Cause.Cause<unknown> | undefined
+    const keepFailure = (cause: Cause.Cause<unknown>) => {
+      caught = cause
+      return Effect.void
+    }
     // With metrics on, handler calls are timed in runs (see RunTimer): a run is closed before anything that is
     // no handler's time (a yield, a take, a log, a hook), and timing starts again after it.
     const timer = metrics?.timer
@@ -167,11 +173,11 @@ const process = (lane: Lane, env: ProcessorEnv) =>
         if (timer?.breaks(subscription)) timer.close(perf.now())
         // with tracing on, every call is a span and runs under the watchdog; off, nothing changes
         const effect = tracing ? traced(lane, subscription, event) : invoke(subscription, event)
-        let exit: Exit.Exit<unknown, unknown>
+        let failure: Cause.Cause<unknown> | undefined
         let alone = false
         if (Exit.isExit(effect)) {
           lane.handlerIndex++
-          exit = effect
+          if (effect._tag === "Failure") failure = effect.cause
         } else {
           // An Effect to run may suspend, so it is timed alone: the open run (this handler's calls before it, and
           // the making of this Effect) ends here.
@@ -179,19 +185,22 @@ const process = (lane: Lane, env: ProcessorEnv) =>
           alone = true
           lane.startedAt = callStart()
           lane.busy = true
-          exit = yield* Effect.exit(effect)
+          // a failure is caught aside (a success passes through without an Exit made for it)
+          caught = undefined
+          yield* Effect.catchAllCause(effect, keepFailure)
+          failure = caught
           // the watchdog already gave up on it (an uninterruptible handler that overran)
           if (!lane.busy) continue
           lane.busy = false
           lane.handlerIndex++
         }
-        if (timer !== undefined && (timer.ended(subscription) || alone || exit._tag === "Failure")) {
+        if (timer !== undefined && (timer.ended(subscription) || alone || failure !== undefined)) {
           timer.close(perf.now())
         }
-        if (exit._tag === "Failure") {
+        if (failure !== undefined) {
           lane.failed++
           metrics?.failed(subscription.name)
-          yield* logHandlerFailure(lane, event, subscription.name, exit.cause)
+          yield* logHandlerFailure(lane, event, subscription.name, failure)
           timer?.close(perf.now())
         }
       }
