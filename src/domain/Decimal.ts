@@ -44,6 +44,25 @@ export const lastToNumber = (): ((d: BigDecimal.BigDecimal) => number) => {
   }
 }
 
+// powers of ten as bigints, made once: Effect's arithmetic raises 10n to a power on every change of scale
+const bigPowers = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i))
+const bigPower = (k: number) => k < bigPowers.length ? bigPowers[k]! : 10n ** BigInt(k)
+
+/**
+ * `a + b` at the larger scale (Effect's `sum` may keep the smaller when one is zero: the same number). For values
+ * read every candle; normalize before storing.
+ */
+export const add = (a: BigDecimal.BigDecimal, b: BigDecimal.BigDecimal): BigDecimal.BigDecimal =>
+  a.scale === b.scale
+    ? BigDecimal.make(a.value + b.value, a.scale)
+    : a.scale > b.scale
+    ? BigDecimal.make(a.value + b.value * bigPower(a.scale - b.scale), a.scale)
+    : BigDecimal.make(a.value * bigPower(b.scale - a.scale) + b.value, b.scale)
+
+/** `a - b` at the larger scale, as `add`. */
+export const subtract = (a: BigDecimal.BigDecimal, b: BigDecimal.BigDecimal): BigDecimal.BigDecimal =>
+  add(a, BigDecimal.make(-b.value, b.scale))
+
 /**
  * `num / den` to `scale` decimals, rounded down (`floor`) or half-even, in integer arithmetic: exact, and a
  * fraction of the cost of `BigDecimal.unsafeDivide` (which works out 100 digits) followed by a rounding.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { decimalFromNumber, divideToScale, formatAmount, formatDecimal, toNumber } from "../../src/domain/Decimal.js"
+import { add, decimalFromNumber, divideToScale, formatAmount, formatDecimal, subtract, toNumber } from "../../src/domain/Decimal.js"
 
 describe("Decimal", () => {
   it.each([
@@ -49,6 +49,19 @@ describe("Decimal", () => {
       const d = BigDecimal.make(value, Math.floor(random() * 40) - 5)
       expect(toNumber(d), `${value}e${-d.scale}`).toBe(BigDecimal.unsafeToNumber(d))
     }
+  })
+
+  it.each([
+    ["1.5", "0.25", "1.75", "1.25"],
+    ["-1838.190900405617284", "12.5", "-1825.690900405617284", "-1850.690900405617284"],
+    ["0", "0.001", "0.001", "-0.001"],
+    ["100", "-100", "0", "200"]
+  ])("adds and subtracts %s and %s at the larger scale, exactly as BigDecimal does", (a, b, sum, difference) => {
+    const [x, y] = [BigDecimal.unsafeFromString(a), BigDecimal.unsafeFromString(b)]
+    expect(formatDecimal(add(x, y))).toBe(sum)
+    expect(formatDecimal(subtract(x, y))).toBe(difference)
+    expect(BigDecimal.equals(add(x, y), BigDecimal.sum(x, y))).toBe(true)
+    expect(BigDecimal.equals(subtract(x, y), BigDecimal.subtract(x, y))).toBe(true)
   })
 
   it.each([

@@ -1,6 +1,6 @@
 import { BigDecimal, Context, Effect, Layer } from "effect"
 import type { Candle } from "../../domain/Candle.js"
-import { lastToNumber, normalize, toNumber } from "../../domain/Decimal.js"
+import { add, lastToNumber, normalize, toNumber } from "../../domain/Decimal.js"
 import type { Fill } from "../../domain/Order.js"
 import { EventBus } from "../../services/EventBus.js"
 import type { Position } from "../../domain/Position.js"
@@ -81,7 +81,7 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
   const quantityNumber = lastToNumber()
   const record = (candle: Candle, pnl: PnL, position: Position | undefined) => {
     columns.time.push(candle.closeTime)
-    columns.equity.push(toNumber(BigDecimal.sum(pnl.realized, pnl.unrealized)))
+    columns.equity.push(toNumber(add(pnl.realized, pnl.unrealized)))
     columns.realized.push(realizedNumber(pnl.realized))
     columns.close.push(candle.close)
     columns.position.push(position === undefined ? 0 : quantityNumber(position.quantity))

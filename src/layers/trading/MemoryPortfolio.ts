@@ -1,5 +1,5 @@
 import { BigDecimal, Effect, Layer } from "effect"
-import { divideToScale, normalize } from "../../domain/Decimal.js"
+import { divideToScale, normalize, subtract } from "../../domain/Decimal.js"
 import { type Fill, positionChangeOf } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import { Portfolio } from "../../services/Portfolio.js"
@@ -85,7 +85,7 @@ export const applyToBook = (book: Book | undefined, fill: Fill): Book => {
 }
 
 const unrealizedOf = (book: Book, mark: BigDecimal.BigDecimal) =>
-  n(BigDecimal.subtract(BigDecimal.multiply(book.quantity, mark), book.cost))
+  n(subtract(BigDecimal.multiply(book.quantity, mark), book.cost))
 
 /** A symbol's book at its mark, with what is read from it on every candle computed once per change. */
 interface Marked {
