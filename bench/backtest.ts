@@ -7,7 +7,6 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { backtestSma, busPublishAll, parseOnly, plainLoop } from "./backtestScenarios.js"
 import { fmtRate, machine, median, numberArg } from "./harness.js"
 import { measureSweep } from "./sweep.js"
 import { syntheticCandleFile } from "./syntheticCandles.js"
@@ -20,25 +19,28 @@ const marker = "<!-- bench/backtest.ts writes from here to the end -->"
 interface Row {
   readonly name: string
   readonly work: string
-  readonly run: (file: string) => Promise<{ readonly candles: number }>
   readonly rates: Array<number>
   counted: number | undefined
 }
-const row = (name: string, work: string, run: Row["run"]): Row => ({ name, work, run, rates: [], counted: undefined })
+const row = (name: string, work: string): Row => ({ name, work, rates: [], counted: undefined })
 
+// each is run by bench/backtestRow.ts, in a process of its own
 const rows: ReadonlyArray<Row> = [
-  row("plain loop", "reads the file, parses each close, SMA 9/21 summed over each window, counts changes of side", async (f) => {
-    const r = await plainLoop(f)
-    return { candles: r.candles, signals: r.crossings }
-  }),
-  row("parse only", "`CandleFileStream`: reads and checks every row, builds each `Candle`", parseOnly),
-  row("bus publishAll", "parse as above, `publishAll` of CandleClosed in batches of 256, one handler returning `Effect.void`", busPublishAll),
+  row("plain loop", "reads the file, parses each close, SMA 9/21 summed over each window, counts changes of side"),
+  row("parse only", "`CandleFileStream`: reads and checks every row, builds each `Candle`"),
+  row("bus publishAll", "parse as above, `publishAll` of CandleClosed in batches of 256, one handler returning `Effect.void`"),
   row(
     "Backtest.run",
-    "parse, the bus, SMA 9/21 (trading-signals), risk checks, paper broker, portfolio, equity per candle; lockstep",
-    backtestSma
+    "parse, the bus, SMA 9/21 (trading-signals), risk checks, paper broker, portfolio, equity per candle; lockstep"
   )
 ]
+
+/** A row in a child process: warmed up on `warmFile`, then timed on `file`. */
+const runRow = (name: string, file: string, warmFile: string) => {
+  const script = fileURLToPath(new URL("./backtestRow.ts", import.meta.url))
+  const out = execFileSync(process.execPath, ["--import", "tsx", script, name, file, warmFile], { encoding: "utf8" })
+  return JSON.parse(out.trim().split("\n").pop()!) as { readonly candles: number; readonly seconds: number; readonly signals?: number }
+}
 
 interface MemorySample {
   readonly candles: number
@@ -47,10 +49,27 @@ interface MemorySample {
   readonly heapUsedBytes: number
 }
 
-/** A backtest in a child process, for its peak RSS alone. */
+/**
+ * A backtest in a child process, for its peak RSS alone: plain Node on the compiled package (no tsx, whose loader
+ * would add some 100 MiB to every process's RSS and so flatter the ratio), SMA 9/21 as `backtestSma` runs it.
+ */
 const peakMemory = (file: string): MemorySample => {
-  const script = fileURLToPath(new URL("./backtestMemory.ts", import.meta.url))
-  const out = execFileSync(process.execPath, ["--import", "tsx", script, file], { encoding: "utf8" })
+  const dist = new URL("../dist/", import.meta.url).href
+  const program = `
+    import { Effect, Layer, Logger } from "effect"
+    const Backtest = await import(${JSON.stringify(`${dist}layers/engine/Backtest.js`)})
+    const Sma = await import(${JSON.stringify(`${dist}layers/trading/SmaCrossoverStrategy.js`)})
+    const rssBeforeBytes = process.memoryUsage().rss
+    const report = await Effect.runPromise(Backtest.run({
+      candles: ${JSON.stringify(file)},
+      strategy: Layer.orDie(Sma.layer({ fast: 9, slow: 21 }))
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
+    // resourceUsage gives kibibytes
+    const sample = { candles: report.candles, rssBeforeBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, heapUsedBytes: process.memoryUsage().heapUsed }
+    process.stdout.write(JSON.stringify(sample) + "\\n")
+  `
+  // run from the repository, so that "effect" resolves to its node_modules
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", program], { encoding: "utf8", cwd: fileURLToPath(new URL("..", import.meta.url)) })
   return JSON.parse(out.trim().split("\n").pop()!) as MemorySample
 }
 
@@ -65,16 +84,13 @@ const main = async () => {
   const file = await syntheticCandleFile(n)
   const warmFile = await syntheticCandleFile(Math.min(n, 100_000))
   process.stdout.write(`trading-bus backtest bench: ${n} candles, ${rounds} rounds, ${m.cores} cores, Node ${m.node}\n`)
-  for (let r = 0; r <= rounds; r++) {
-    // round 0 warms every row up on a shorter file; then interleaved rounds, every other one backwards
+  for (let r = 0; r < rounds; r++) {
+    // interleaved rounds, every other one backwards; each row warms up in its own process first
     for (const x of r % 2 === 0 ? rows : [...rows].reverse()) {
-      const started = performance.now()
-      const result = await x.run(r === 0 ? warmFile : file)
-      const seconds = (performance.now() - started) / 1000
-      if (r === 0) continue
+      const result = runRow(x.name, file, warmFile)
       if (result.candles !== n) throw new Error(`${x.name} saw ${result.candles} candles, not ${n}`)
-      x.rates.push(n / seconds)
-      x.counted = (result as { signals?: number }).signals ?? x.counted
+      x.rates.push(n / result.seconds)
+      x.counted = result.signals ?? x.counted
     }
     process.stdout.write(".")
   }
@@ -88,10 +104,10 @@ const main = async () => {
   ]
   const signals = [rows[0]!.counted, rows[3]!.counted]
   const short = await syntheticCandleFile(n / 10)
-  const [small, large] = [medianPeak(short, 3), medianPeak(file, 3)]
+  const [small, large] = [medianPeak(short, 5), medianPeak(file, 5)]
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`
   const memory = [
-    "| candles | peak RSS (median of 3) | RSS before the run | heap in use at the end |",
+    "| candles | peak RSS (median of 5) | RSS before the run | heap in use at the end |",
     "|---:|---:|---:|---:|",
     ...[small, large].map((s) =>
       `| ${s.candles.toLocaleString("en")} | ${mib(s.maxRssBytes)} | ${mib(s.rssBeforeBytes)} | ${mib(s.heapUsedBytes)} |`
@@ -126,8 +142,12 @@ const writeSection = (m: ReturnType<typeof machine>, report: string, rssRatio: n
 
 Measured by \`npm run bench:backtest\` (\`bench/backtest.ts\`, part of \`npm run bench\`): ${n.toLocaleString("en")}
 synthetic 1m candles (a seeded random walk, written once as Binance's 12-column kline CSV to the temp folder), every row
-reading the same file, median of ${rounds} interleaved rounds after a warm-up round on a tenth of it. Machine: ${m.cores}
-cores (${m.cpu}), Node ${m.node}. Generated ${new Date().toISOString().slice(0, 10)}.
+reading the same file, median of ${rounds} interleaved rounds. Each row runs in a process of its own
+(\`bench/backtestRow.ts\`), warmed up on a tenth of the file first: in one process the rows shaped each other's
+compiled code, and the engine ran 10-30% slower after the others than alone. The rows run the compiled package
+(\`dist/\`, as its users and the installed CLI do; through tsx, esbuild's \`keepNames\` wraps every function made at
+run time in a \`__name\` call, some 20-30% of the engine's time). Machine: ${m.cores} cores (${m.cpu}), Node ${m.node}.
+Generated ${new Date().toISOString().slice(0, 10)}.
 
 ${table}
 
@@ -144,13 +164,18 @@ ${whereTimeGoes}
 
 ${memory}
 
-Each in a process of its own (\`bench/backtestMemory.ts\`, through tsx like the rest of this bench, whose loader is
-most of the RSS before the run). CSV candles are streamed from the file 64 KiB at a time; what grows with the
-length is what the report keeps: the equity curve (five numbers a candle in \`Float64Array\` columns), every fill
-and every round trip. The peak used to come at the end, when the five columns were copied into arrays for the
-report and the per-candle returns into one more (2.0x to 2.14x between runs); \`Backtest.run\` now computes the
-statistics on the columns in place, and \`runDetailed\`'s curves become arrays only when read, so the peak is the
-run's own: ${rssRatio.toFixed(2)}x here.
+Each in a process of its own: plain Node on the compiled package (no tsx, whose loader would add some 100 MiB to
+both peaks and flatter the ratio: through it the same runs measured 1.72x). CSV candles are streamed from the file
+64 KiB at a time; what grows with the length is what the report keeps: the equity curve (five numbers a candle in
+\`Float64Array\` columns, outside the JS heap), every fill and every round trip (some 1 KB an order on the heap). The
+peak used to come at the end, when the five columns were copied into arrays for the report and the per-candle
+returns into one more; \`Backtest.run\` now computes the statistics on the columns in place, and \`runDetailed\`'s
+curves become arrays only when read. What is left above the kept data is the garbage collector's room: some 2 MB
+of candles and events in flight are promoted at each scavenge and die in the old generation, which V8 lets grow to
+a few times its live size before it collects. Single runs of the million land near 390 MiB or near 490 MiB (about
+half each this session), depending on where the last collections fall; the median of five is reported:
+${rssRatio.toFixed(2)}x here. Tried and dropped: smaller file chunks and batches (8 KiB, 64 candles: the same two
+peaks, 10% slower), a turn of the event loop every 4,096 candles for V8's collection tasks (no change).
 
 ### Parameter sweep
 
@@ -170,7 +195,7 @@ CPU time is some 1.3x its wall time), which the sweep's engines do not. On 200,0
 grid measured 1.18x (20.0 s against 16.9 s): longer runs do not help, as the start-up is not what is left. Tried
 and dropped: smaller and larger young generations for the threads (\`resourceLimits.maxYoungGenerationSizeMb\` 2 to
 96): 16 and less were slower, 48 and 96 no faster. **The ${speedup >= 1.7 ? "1.7x target is met" : "1.7x target is missed"}**
-(${speedup.toFixed(2)}x; single runs of the same sweep moved between 1.18x and 1.41x this session).
+(${speedup.toFixed(2)}x; runs of the same sweep moved between 0.95x and 1.41x this session).
 
 ${sweep}
 

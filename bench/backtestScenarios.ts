@@ -1,12 +1,17 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer, Logger, Stream } from "effect"
 import { open } from "node:fs/promises"
-import { makeEventAt } from "../src/domain/BusEvent.js"
-import * as Backtest from "../src/layers/engine/Backtest.js"
-import * as MemoryEventBus from "../src/layers/bus/MemoryEventBus.js"
-import * as CandleFileStream from "../src/layers/market/CandleFileStream.js"
-import * as SmaCrossoverStrategy from "../src/layers/trading/SmaCrossoverStrategy.js"
-import { EventBus } from "../src/services/EventBus.js"
+import { compiled } from "./compiled.js"
+
+// the compiled package, as its users run it (see compiled.ts)
+const { makeEventAt } = await compiled<typeof import("../src/domain/BusEvent.js")>("domain/BusEvent.js")
+const Backtest = await compiled<typeof import("../src/layers/engine/Backtest.js")>("layers/engine/Backtest.js")
+const MemoryEventBus = await compiled<typeof import("../src/layers/bus/MemoryEventBus.js")>("layers/bus/MemoryEventBus.js")
+const CandleFileStream = await compiled<typeof import("../src/layers/market/CandleFileStream.js")>("layers/market/CandleFileStream.js")
+const SmaCrossoverStrategy = await compiled<typeof import("../src/layers/trading/SmaCrossoverStrategy.js")>(
+  "layers/trading/SmaCrossoverStrategy.js"
+)
+const { EventBus } = await compiled<typeof import("../src/services/EventBus.js")>("services/EventBus.js")
 
 /** The backtest benchmark's scenarios: each reads the same candle file and returns what it counted. */
 

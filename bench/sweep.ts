@@ -3,22 +3,14 @@
  * Standalone: `npm run build && node --import tsx bench/sweep.ts [candles]`; `measureSweep()` returns the rows for another report.
  */
 import { Effect, Layer, Logger } from "effect"
-import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { pathToFileURL } from "node:url"
 import { combinationsOf } from "../src/layers/engine/internal/sweepGrid.js"
+import { compiled } from "./compiled.js"
 import { syntheticCandleFile } from "./syntheticCandles.js"
 
-/**
- * Both rows run the compiled package (`dist/`, built by `npm run bench:backtest`), as `trading-bus backtest` does
- * once installed: from the sources, every worker thread would first register tsx's loader and compile the
- * TypeScript again (some 4-5 s of CPU a thread here, against 2 s for the build), which measures tsx, not the sweep.
- */
-const compiled = async <A>(path: string): Promise<A> => {
-  const file = new URL(`../dist/${path}`, import.meta.url)
-  if (!existsSync(file)) throw new Error(`bench/sweep.ts runs the build: run \`npm run build\` first (no ${file.pathname})`)
-  return import(file.href) as Promise<A>
-}
+// Both rows run the compiled package (see compiled.ts): from the sources, every worker thread would also register
+// tsx's loader and compile the TypeScript again (some 4-5 s of CPU a thread here), which measures tsx, not the sweep.
 const Backtest = await compiled<typeof import("../src/layers/engine/Backtest.js")>("layers/engine/Backtest.js")
 const Sweep = await compiled<typeof import("../src/layers/engine/Sweep.js")>("layers/engine/Sweep.js")
 const SmaCrossoverStrategy = await compiled<typeof import("../src/layers/trading/SmaCrossoverStrategy.js")>(
