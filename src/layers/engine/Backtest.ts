@@ -1,7 +1,6 @@
 // the module, not the package's index: a sweep's worker thread loads this file and need not load HTTP and sockets
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { BigDecimal, Chunk, Clock, Context, Data, Effect, Layer, Stream } from "effect"
-import { type BusEvent, makeEventAt } from "../../domain/BusEvent.js"
+import { BigDecimal, Clock, Context, Data, Effect, Layer, type Stream } from "effect"
 import type { Candle } from "../../domain/Candle.js"
 import { formatDecimal } from "../../domain/Decimal.js"
 import type { Fill } from "../../domain/Order.js"
@@ -13,9 +12,10 @@ import { Portfolio } from "../../services/Portfolio.js"
 import type { Strategy } from "../../services/Strategy.js"
 import { type FillModel, fillModels, makeBacktestFills } from "./BacktestFills.js"
 import * as Statistics from "./BacktestStatistics.js"
-import { type EquityCurves, makeTracker, type PipelineBarrier } from "./BacktestTracker.js"
-import { makePricePrecision, quoteAssetOf } from "./SymbolInfo.js"
-import { countingBus, processedOf, type PublishCounter, seriesOf } from "./internal/BacktestInput.js"
+import { type EquityCurves, makeTracker } from "./BacktestTracker.js"
+import { quoteAssetOf } from "./SymbolInfo.js"
+import { countingBus, type PublishCounter, seriesOf } from "./internal/BacktestInput.js"
+import { type Driver, makeSeriesStats, openOnCandles, publishCandles } from "./internal/BacktestDriver.js"
 import { makePipelineBarrier, makeRoomGate } from "./internal/Lockstep.js"
 import { type TradingOptions, tradingLayer } from "./Trading.js"
 
@@ -24,8 +24,7 @@ export type { FillModel } from "./BacktestFills.js"
 export type { RoundTrip } from "./BacktestStatistics.js"
 export type { EquityCurves } from "./BacktestTracker.js"
 
-/** The `source` of the candles a backtest publishes. */
-export const source = "backtest"
+export { source } from "./internal/BacktestDriver.js"
 
 export interface BacktestOptions extends TradingOptions {
   /** A candle file (Binance's kline CSV, a `[time,o,h,l,c,v]` JSON array, a recorded journal) or a stream of candles. */
@@ -123,81 +122,6 @@ export interface BacktestDetails {
   readonly fills: ReadonlyArray<Fill>
   readonly trips: ReadonlyArray<Statistics.RoundTrip>
 }
-
-interface Driver {
-  readonly bus: Context.Tag.Service<EventBus>
-  readonly fills: ReturnType<typeof makeBacktestFills>
-  readonly counter: PublishCounter
-}
-
-/**
- * Waits until the bus has handled all that was published (an event's handlers publish what follows from it
- * before it counts as processed), the orders held for their next open aside: the pipeline is idle.
- */
-const idle = (d: Driver) =>
-  Effect.gen(function*() {
-    while (d.counter.data + d.counter.pipeline > processedOf(yield* d.bus.stats) + d.fills.held()) yield* Effect.yieldNow()
-  })
-
-/** What the report needs of the series, gathered as the candles stream by. */
-const makeSeriesStats = () => {
-  const precision = makePricePrecision()
-  const stats = { count: 0, first: undefined as Candle | undefined, last: undefined as Candle | undefined }
-  return {
-    stats,
-    precision,
-    observe: (candles: ReadonlyArray<Candle>) => {
-      if (candles.length === 0) return
-      stats.first ??= candles[0]
-      stats.last = candles[candles.length - 1]
-      stats.count += candles.length
-      for (const c of candles) precision.observe(c)
-    }
-  }
-}
-
-/**
- * Publishes every candle as a CandleClosed, in batches of `chunkSize` as the stream gives them, once at most one
- * batch is still queued: the sliding data queue (4 batches) must drop none, and each candle adds at most one mark. A candle opens
- * as its CandleClosed is handled, before the engine sees it (the orders held for it fill at its open), and the
- * curves are sampled after the engine (see `makeTracker`). In lockstep both wait for the trading pipeline, so
- * the next candle is handled only once everything the previous one caused is; without, they do not wait. At
- * the end the orders still held are unfilled (without lockstep, those still waiting once the last candle opened).
- */
-const publishCandles = (
-  d: Driver,
-  candles: Stream.Stream<Candle, CandleFile.CandleFileError>,
-  series: ReturnType<typeof makeSeriesStats>,
-  room: ReturnType<typeof makeRoomGate>,
-  chunkSize: number,
-  lockstep: boolean
-) =>
-  Effect.gen(function*() {
-    yield* Stream.runForEachChunk(Stream.rechunk(candles, chunkSize), (chunk) =>
-      Effect.gen(function*() {
-        const batch = Chunk.toReadonlyArray(chunk)
-        yield* room.await(series.stats.count, chunkSize)
-        series.observe(batch)
-        const events: Array<BusEvent> = batch.map((candle) => makeEventAt("CandleClosed", candle, candle.closeTime, { source }))
-        yield* d.bus.publishAll(events)
-      }))
-    // every candle handled; without lockstep an order may be queued behind a held one, so wait for the opens only
-    yield* lockstep ? idle(d) : room.await(series.stats.count, 0)
-    yield* d.fills.end
-    yield* idle(d)
-  })
-
-/** Candles open as their CandleClosed is handled, before the engine sees them; in lockstep their fills settle first. */
-const openOnCandles = (
-  fills: ReturnType<typeof makeBacktestFills>,
-  room: ReturnType<typeof makeRoomGate>,
-  barrier: PipelineBarrier | undefined
-) =>
-  Layer.scopedDiscard(Effect.flatMap(EventBus, (bus) =>
-    bus.subscribe("CandleClosed", ({ payload }) => {
-      room.took()
-      return fills.openNow(payload) === 0 || barrier === undefined ? Effect.void : barrier.await
-    }, { name: "backtest-open" })))
 
 const settings = (options: BacktestOptions) =>
   Effect.gen(function*() {
