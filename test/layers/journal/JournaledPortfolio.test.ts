@@ -63,6 +63,24 @@ describe("JournaledPortfolio", () => {
       }).pipe(Effect.provide(trading(filename)))
     }))
 
+  it.live("its synchronous applyFill (the engine's portfolio step) applies no journaled fill twice either", () =>
+    Effect.gen(function*() {
+      const filename = tmp()
+      yield* writeJournal(filename)
+      yield* Effect.gen(function*() {
+        const applyNow = (yield* Portfolio).unsafe?.applyFill
+        expect(applyNow).toBeDefined()
+        // already in the position: its current state comes back, unchanged
+        expect(formatDecimal(applyNow!(sold("c", "t-c").payload).quantity)).toBe("0.016")
+        expect(formatDecimal(applyNow!(fill("b", "t-b")).quantity)).toBe("0.016")
+        expect(yield* quantities).toEqual([["BTCUSDT", "0.016"]])
+        // a new fill moves it, once
+        expect(formatDecimal(applyNow!(fill("d", "t-d")).quantity)).toBe("0.026")
+        expect(formatDecimal(applyNow!(fill("d", "t-d")).quantity)).toBe("0.026")
+        expect(yield* quantities).toEqual([["BTCUSDT", "0.026"]])
+      }).pipe(Effect.provide(trading(filename)))
+    }))
+
   it.live("the order manager counts the journal's open orders from the start, once", () =>
     Effect.gen(function*() {
       const filename = tmp()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal, Effect, Layer, Logger, LogLevel, Option, TestClock } from "effect"
+import { BigDecimal, Effect, Exit, Layer, Logger, LogLevel, Option, TestClock } from "effect"
 import { formatDecimal } from "../../../src/domain/Decimal.js"
 import type { Order, OrderSide } from "../../../src/domain/Order.js"
 import type { Signal, SignalDirection } from "../../../src/domain/Signal.js"
@@ -209,4 +209,16 @@ describe("RiskOrderManager", () => {
       expect(error).toBeInstanceOf(RiskOrderManager.OrderManagerConfigError)
       expect(error.setting).toBe(setting)
     }))
+
+  it.effect("over a portfolio read synchronously, decides when called: a completed Effect, the same order", () =>
+    Effect.gen(function*() {
+      const manager = yield* OrderManager
+      const decided = manager.createOrder(signal("LONG", 30_000.01))
+      // the engine settles a completed Effect without a fiber step
+      expect(Exit.isExit(decided)).toBe(true)
+      const order = Option.getOrThrow(yield* decided)
+      expect([order.side, formatDecimal(order.quantity)]).toEqual(["BUY", "0.003333"])
+      // sizing rounds down in integers: 100 / 30000.01 = 0.0033333322...
+      expect(formatDecimal(RiskOrderManager.sizeOf(d("100"), d("30000.01"), 6))).toBe("0.003333")
+    }).pipe(withManager()))
 })
