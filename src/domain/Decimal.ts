@@ -76,8 +76,8 @@ export const divideToScale = (
 ): BigDecimal.BigDecimal => {
   // num / den = (a / 10^sa) / (b / 10^sb); times 10^scale: a * 10^(sb - sa + scale) / b
   const shift = den.scale - num.scale + scale
-  let a = shift >= 0 ? num.value * 10n ** BigInt(shift) : num.value
-  let b = shift >= 0 ? den.value : den.value * 10n ** BigInt(-shift)
+  let a = shift >= 0 ? num.value * bigPower(shift) : num.value
+  let b = shift >= 0 ? den.value : den.value * bigPower(-shift)
   if (b < 0n) [a, b] = [-a, -b]
   let q = a / b
   const r = a % b

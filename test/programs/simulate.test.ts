@@ -10,7 +10,7 @@ import { Broker } from "../../src/services/Broker.js"
 import { ed25519Signer, hmacSigner, type Signer } from "../../src/layers/execution/internal/binance/signing.js"
 import { simulatorKeys } from "../../src/programs/internal/SimulatorKeys.js"
 import { runCli, startCli } from "../support/cli.js"
-import { ed25519Key, signed } from "../support/simulatorTrading.js"
+import { ed25519Key, exchangeOrder, signed } from "../support/simulatorTrading.js"
 
 const apiKey = "simulate-test-key"
 const secret = "simulate-test-secret-never-printed"
@@ -90,17 +90,7 @@ describe("trading-bus simulate with the user's key", () => {
             Layer.provide([NodeHttpClient.layerUndici, NodeSocket.layerWebSocketConstructor])
           )
         ).pipe(Effect.map(Context.get(Broker)))
-        return yield* broker.submit({
-          clientOrderId: "simulate-e2e-1",
-          symbol: "BTCUSDT",
-          side: "BUY",
-          type: "MARKET",
-          quantity: BigDecimal.unsafeFromString("0.001"),
-          price: BigDecimal.unsafeFromString("42000"),
-          status: "NEW",
-          createdAt: Date.now(),
-          updatedAt: Date.now()
-        })
+        return yield* broker.submit(exchangeOrder("simulate-e2e-1", { createdAt: Date.now(), updatedAt: Date.now() }))
       }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.None)))
       expect(fill.status).toBe("FILLED")
       expect(BigDecimal.format(fill.quantity)).toBe("0.001")

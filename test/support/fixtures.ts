@@ -44,7 +44,7 @@ export const expectedSmaSignals = (closes: ReadonlyArray<number>, fast: number, 
   return out
 }
 
-export const order = (clientOrderId: string): Order => ({
+export const order = (clientOrderId: string, overrides: Partial<Order> = {}): Order => ({
   clientOrderId,
   symbol: "BTCUSDT",
   side: "BUY",
@@ -53,7 +53,8 @@ export const order = (clientOrderId: string): Order => ({
   price: BigDecimal.unsafeFromString("42000.10"),
   status: "NEW",
   createdAt: 0,
-  updatedAt: 0
+  updatedAt: 0,
+  ...overrides
 })
 
 /** A bus built in a scope the test closes itself, to observe shutdown. */

@@ -1,6 +1,6 @@
 /** Signed requests and WebSocket API clients against the simulated exchange, over real sockets. */
 import * as Crypto from "node:crypto"
-import { Context, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
+import { BigDecimal, Context, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { WebSocket } from "ws"
 import {
   ed25519Signer,
@@ -14,6 +14,8 @@ import {
   SimulatedExchange,
   type SimulatedExchangeOptions
 } from "../../src/layers/market/SimulatedExchange.js"
+import type { Order } from "../../src/domain/Order.js"
+import { order } from "./fixtures.js"
 
 export const hmacKey = { apiKey: "hmac-key", secret: "test-secret-do-not-use" }
 const pair = Crypto.generateKeyPairSync("ed25519")
@@ -156,3 +158,7 @@ export const waitFor = (what: string, condition: () => boolean, ms = 5_000) =>
       yield* Effect.sleep("5 millis")
     }
   })
+
+/** An order the simulator's BTCUSDT filters take: 0.001 BTC at a reference of 42000 (fixtures' `order` otherwise). */
+export const exchangeOrder = (clientOrderId: string, overrides: Partial<Order> = {}): Order =>
+  order(clientOrderId, { quantity: BigDecimal.unsafeFromString("0.001"), price: BigDecimal.unsafeFromString("42000"), ...overrides })

@@ -109,8 +109,8 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
     const tripOf = (fill: Fill, position: Position | undefined) => {
       if (position !== undefined) onFill(fill, position.quantity, position.realizedPnl, position.averageEntryPrice)
     }
+    const positionNow = portfolio.unsafe?.position
     yield* bus.subscribe("OrderFilled", ({ payload }) => {
-      const positionNow = portfolio.unsafe?.position
       if (positionNow === undefined) return Effect.map(portfolio.position(payload.symbol), (position) => tripOf(payload, position))
       // read synchronously: no fiber step per fill
       tripOf(payload, positionNow(payload.symbol))

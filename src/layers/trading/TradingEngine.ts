@@ -13,7 +13,6 @@ import * as Metrics from "../../domain/Metrics.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
-import type { OrderError, OrderRefused } from "../../domain/TradingErrors.js"
 import { Broker } from "../../services/Broker.js"
 import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
 import { EventBus } from "../../services/EventBus.js"
@@ -50,6 +49,10 @@ export interface TradingEngineOptions {
   /** How the signal and order handlers retry a fault (not a business refusal) before dead-lettering the event. */
   readonly retry?: RetryOptions
 }
+
+/** The outcome of an Effect already complete (an `Exit`): a handler settles it without a fiber step. */
+const completed = <A, E>(effect: Effect.Effect<A, E>): Exit.Exit<A, E> | undefined =>
+  Exit.isExit(effect) ? effect as Exit.Exit<A, E> : undefined
 
 const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const bus = yield* EventBus
@@ -164,7 +167,8 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
           return decided(candle).onFailure(Cause.die(defect))
         }
         // a strategy that decided when called (a completed Effect) is settled here, without a fiber step
-        return Exit.isExit(decision) ? signalled(candle, decision as Exit.Exit<Option.Option<Signal>, unknown>) : Effect.matchCauseEffect(decision, decided(candle))
+        const done = completed(decision)
+        return done !== undefined ? signalled(candle, done) : Effect.matchCauseEffect(decision, decided(candle))
       }
       return portfolio.position(candle.symbol).pipe(
         Effect.flatMap((details) => analyze(candle, contextOf(details))),
@@ -215,15 +219,15 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
       Option.isNone(order) ? Effect.void : publishNow("OrderCreated", order.value)
     yield* bus.subscribe("SignalGenerated", retrying((event) => {
       const signal: Signal = event.payload
-      let decision: Effect.Effect<Option.Option<Order>, OrderError | OrderRefused>
+      let decision: ReturnType<typeof createOrder>
       try {
         decision = createOrder(signal)
       } catch (defect) {
         return Effect.die(defect)
       }
       // an order manager that decided when called: its order is published without a fiber step
-      const decided = Exit.isExit(decision) ? decision as Exit.Exit<Option.Option<Order>, OrderError | OrderRefused> : undefined
-      if (decided !== undefined && Exit.isSuccess(decided)) return created(decided.value)
+      const done = completed(decision)
+      if (done !== undefined && Exit.isSuccess(done)) return created(done.value)
       return decision.pipe(
         Effect.matchCauseEffect({
           // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries

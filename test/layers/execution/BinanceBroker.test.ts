@@ -5,7 +5,7 @@ import type { Order } from "../../../src/domain/Order.js"
 import { BrokerError } from "../../../src/domain/TradingErrors.js"
 import { layer as binanceBroker } from "../../../src/layers/execution/BinanceBroker.js"
 import { Broker, type OrderUpdate } from "../../../src/services/Broker.js"
-import { hmac, hmacKey, startExchange } from "../../support/simulatorTrading.js"
+import { exchangeOrder, hmac, hmacKey, startExchange } from "../../support/simulatorTrading.js"
 
 /** A real-time pause: the sockets need real time while the TestClock stands still. */
 const realPause = (ms: number) =>
@@ -25,19 +25,6 @@ const drive = <A, E>(effect: Effect.Effect<A, E>, until?: () => Effect.Effect<bo
     }
     return fiber
   })
-
-const order = (clientOrderId: string, overrides: Partial<Order> = {}): Order => ({
-  clientOrderId,
-  symbol: "BTCUSDT",
-  side: "BUY",
-  type: "MARKET",
-  quantity: BigDecimal.unsafeFromString("0.001"),
-  price: BigDecimal.unsafeFromString("42000"),
-  status: "NEW",
-  createdAt: 0,
-  updatedAt: 0,
-  ...overrides
-})
 
 /** The simulator and a broker on it, both on the test's clock. */
 const setup = Effect.gen(function*() {
@@ -74,7 +61,7 @@ describe("BinanceBroker (against the simulated exchange)", () => {
   it.scoped("places a MARKET order once, rounded down to the step, with its fill and fee in the quote asset", () =>
     Effect.gen(function*() {
       const { broker, idCounts } = yield* setup
-      const o = order("bb-1", { quantity: BigDecimal.unsafeFromString("0.0012345") })
+      const o = exchangeOrder("bb-1", { quantity: BigDecimal.unsafeFromString("0.0012345") })
       const fill = fillOf(yield* submit(broker, o))
       expect(fill).toMatchObject({ clientOrderId: "bb-1", status: "FILLED", symbol: "BTCUSDT", side: "BUY" })
       expect(BigDecimal.format(fill.quantity)).toBe("0.00123")
@@ -96,19 +83,19 @@ describe("BinanceBroker (against the simulated exchange)", () => {
           expect(exit.cause.error.rejected).toBe(true)
           return exit.cause.error.message
         })
-      expect(yield* refusal(order("f-1", { quantity: BigDecimal.unsafeFromString("0.000009") }))).toContain(
+      expect(yield* refusal(exchangeOrder("f-1", { quantity: BigDecimal.unsafeFromString("0.000009") }))).toContain(
         "Filter failure: LOT_SIZE"
       )
-      expect(yield* refusal(order("f-2", { quantity: BigDecimal.unsafeFromString("0.0001") }))).toMatch(
+      expect(yield* refusal(exchangeOrder("f-2", { quantity: BigDecimal.unsafeFromString("0.0001") }))).toMatch(
         /^Filter failure: NOTIONAL: notional 4\.2 is below NOTIONAL minNotional 5/
       )
-      expect(yield* refusal(order("f-3", { quantity: BigDecimal.unsafeFromString("1000") }))).toContain("MARKET_LOT_SIZE")
-      expect(yield* refusal(order("f-4", { type: "LIMIT", price: BigDecimal.unsafeFromString("0.001") }))).toContain(
+      expect(yield* refusal(exchangeOrder("f-3", { quantity: BigDecimal.unsafeFromString("1000") }))).toContain("MARKET_LOT_SIZE")
+      expect(yield* refusal(exchangeOrder("f-4", { type: "LIMIT", price: BigDecimal.unsafeFromString("0.001") }))).toContain(
         "Filter failure: PRICE_FILTER"
       )
-      expect(yield* refusal(order("f-5", { symbol: "XRPUSDT" }))).toContain("not a symbol")
+      expect(yield* refusal(exchangeOrder("f-5", { symbol: "XRPUSDT" }))).toContain("not a symbol")
       // the exchange's own refusal: more than the balance
-      expect(yield* refusal(order("f-6", { quantity: BigDecimal.unsafeFromString("5") }))).toContain("-2010")
+      expect(yield* refusal(exchangeOrder("f-6", { quantity: BigDecimal.unsafeFromString("5") }))).toContain("-2010")
       expect(yield* idCounts).toEqual({})
     }))
 
@@ -116,7 +103,7 @@ describe("BinanceBroker (against the simulated exchange)", () => {
     Effect.gen(function*() {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.dropOrderResponses(1)
-      const fill = fillOf(yield* submit(broker, order("drop-1")))
+      const fill = fillOf(yield* submit(broker, exchangeOrder("drop-1")))
       expect(fill.status).toBe("FILLED")
       expect(BigDecimal.format(fill.quantity)).toBe("0.001")
       expect(yield* idCounts).toEqual({ "drop-1": 1 })
@@ -126,8 +113,8 @@ describe("BinanceBroker (against the simulated exchange)", () => {
     Effect.gen(function*() {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.failAfterAccepting(2, 503)
-      fillOf(yield* submit(broker, order("5xx-1")))
-      fillOf(yield* submit(broker, order("5xx-2")))
+      fillOf(yield* submit(broker, exchangeOrder("5xx-1")))
+      fillOf(yield* submit(broker, exchangeOrder("5xx-2")))
       expect(yield* idCounts).toEqual({ "5xx-1": 1, "5xx-2": 1 })
     }))
 
@@ -136,7 +123,7 @@ describe("BinanceBroker (against the simulated exchange)", () => {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.dropOrderRequests(1)
       const start = yield* TestClock.currentTimeMillis
-      const fill = fillOf(yield* submit(broker, order("lost-1")))
+      const fill = fillOf(yield* submit(broker, exchangeOrder("lost-1")))
       expect(fill.status).toBe("FILLED")
       expect((yield* TestClock.currentTimeMillis) - start).toBeGreaterThanOrEqual(3_000)
       expect(yield* idCounts).toEqual({ "lost-1": 1 })
@@ -146,9 +133,9 @@ describe("BinanceBroker (against the simulated exchange)", () => {
     Effect.gen(function*() {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.skewClock(30_000)
-      fillOf(yield* submit(broker, order("skew-1")))
+      fillOf(yield* submit(broker, exchangeOrder("skew-1")))
       yield* exchange.control.skewClock(-30_000)
-      fillOf(yield* submit(broker, order("skew-2")))
+      fillOf(yield* submit(broker, exchangeOrder("skew-2")))
       expect(yield* idCounts).toEqual({ "skew-1": 1, "skew-2": 1 })
     }))
 
@@ -157,10 +144,10 @@ describe("BinanceBroker (against the simulated exchange)", () => {
       const { broker, exchange, idCounts } = yield* setup
       yield* exchange.control.rateLimit({ count: 2, retryAfterSeconds: 3 })
       const start = yield* TestClock.currentTimeMillis
-      fillOf(yield* submit(broker, order("rl-1")))
+      fillOf(yield* submit(broker, exchangeOrder("rl-1")))
       expect((yield* TestClock.currentTimeMillis) - start).toBeGreaterThanOrEqual(6_000)
       yield* exchange.control.rateLimit({ count: 1, retryAfterSeconds: 2, status: 418 })
-      fillOf(yield* submit(broker, order("rl-2")))
+      fillOf(yield* submit(broker, exchangeOrder("rl-2")))
       expect(yield* idCounts).toEqual({ "rl-1": 1, "rl-2": 1 })
     }))
 
@@ -172,7 +159,7 @@ describe("BinanceBroker (against the simulated exchange)", () => {
       const onUpdate = (update: OrderUpdate) => Effect.sync(() => void updates.push(update))
       const partly = Effect.map(exchange.control.orders, (orders) => orders.some((o) => o.status === "PARTIALLY_FILLED"))
       const fiber = yield* drive(
-        broker.submit(order("parts-1", { quantity: BigDecimal.unsafeFromString("0.002") }), { onUpdate }),
+        broker.submit(exchangeOrder("parts-1", { quantity: BigDecimal.unsafeFromString("0.002") }), { onUpdate }),
         () => partly
       )
       yield* exchange.control.setPrice("BTCUSDT", "43000.00")
@@ -198,7 +185,7 @@ describe("BinanceBroker (against the simulated exchange)", () => {
   it.scoped("a resting LIMIT order cancelled by origClientOrderId: its submit ends cancelled; an unknown one cannot be", () =>
     Effect.gen(function*() {
       const { broker, exchange, idCounts } = yield* setup
-      const resting = order("limit-1", { type: "LIMIT", price: BigDecimal.unsafeFromString("30000"), quantity: BigDecimal.unsafeFromString("0.001") })
+      const resting = exchangeOrder("limit-1", { type: "LIMIT", price: BigDecimal.unsafeFromString("30000"), quantity: BigDecimal.unsafeFromString("0.001") })
       const placed = Effect.map(exchange.control.orders, (orders) => orders.some((o) => o.clientOrderId === "limit-1"))
       const fiber = yield* drive(broker.submit(resting), () => placed)
       yield* broker.cancel!(resting)

@@ -74,7 +74,6 @@ export const binanceLayer = (
     BinanceBroker.layer({ restUrl: urls.restUrl, wsApiUrl: urls.wsApiUrl, apiKey: key.apiKey, signer, recvWindow, ...timing })))
 }
 
-
 /**
  * Who executes: the paper broker, or Binance; with Binance and no URLs, on the embedded exchange, which is then
  * given the run's key (`exchangeWith` builds it for the source too: one layer, built once). `live` says an

@@ -4,7 +4,7 @@ import type { Row } from "../CandleFile.js"
  * The fast path of Binance's 12-column kline CSV: one row read straight from the file's bytes, without a
  * string per line or per field. It takes only plain rows (unsigned integers and decimals of at most 15
  * digits, commas, an optional trailing CR) that pass every check of `CandleFile.checkRow`; anything else
- * (a header, spaces, signs, exponents, long digits, a failed check) returns undefined, and the caller reads
+ * (a header, spaces, signs, exponents, long digits, a failed check) returns false, and the caller reads
  * the line the slow way, which gives the same row or the same reason. Its numbers are the ones `Number`
  * gives for the same text: a decimal of at most 15 significant digits and 22 decimals is its integer
  * digits (exact in a double) divided by an exact power of ten, which IEEE division rounds correctly.

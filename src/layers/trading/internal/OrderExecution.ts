@@ -3,33 +3,31 @@
  * outcome published as it comes (`OrderPlaced`, the parts filled before the last), then the outcome: the last
  * fill, a rejection, a cancellation; an order the circuit breaker held back goes back in the order queue.
  */
-import { Cause, Clock, Effect, Exit, Option, type Scope } from "effect"
+import { Cause, Clock, Effect, Option, type Scope } from "effect"
 import { type BusEvent, type EventPayload, type EventType, makeEventAt, type QueueName } from "../../../domain/BusEvent.js"
 import type { BusClosedError, QueueFullError } from "../../../domain/Errors.js"
-import type { Fill, Order } from "../../../domain/Order.js"
-import type { BrokerError } from "../../../domain/TradingErrors.js"
+import type { Order } from "../../../domain/Order.js"
 import type { Broker, OrderUpdate } from "../../../services/Broker.js"
 import type { EventBus } from "../../../services/EventBus.js"
 import type { Journal } from "../../../services/Journal.js"
 import { isCircuitOpen } from "../../execution/CircuitBreakerBroker.js"
 import type { makeRetrying, RetryOptions } from "../../journal/RetryingHandlers.js"
 
+/** Publishes an event of the engine's making (its envelope made here) to the type's queue or `queue`. */
+type Publish = <T extends EventType>(
+  type: T,
+  payload: EventPayload<T>,
+  queue?: QueueName
+) => Effect.Effect<void, QueueFullError | BusClosedError>
+
 export interface ExecutionContext {
   readonly bus: EventBus["Type"]
   readonly broker: Broker["Type"]
   readonly journal: Option.Option<Journal["Type"]>
   readonly scope: Scope.Scope
-  readonly publish: <T extends EventType>(
-    type: T,
-    payload: EventPayload<T>,
-    queue?: QueueName
-  ) => Effect.Effect<void, QueueFullError | BusClosedError>
+  readonly publish: Publish
   /** `publish` done at once where the bus can (see TradingEngine): a completed Effect comes back. */
-  readonly publishNow: <T extends EventType>(
-    type: T,
-    payload: EventPayload<T>,
-    queue?: QueueName
-  ) => Effect.Effect<void, QueueFullError | BusClosedError>
+  readonly publishNow: Publish
   readonly retrying: Effect.Effect.Success<typeof makeRetrying>
   readonly retry: RetryOptions
 }
@@ -70,16 +68,7 @@ export const subscribeExecution = ({ broker, bus, journal, publish, publishNow, 
 
     yield* bus.subscribe("OrderCreated", retrying((event) => {
       const order: Order = event.payload
-      let submitted: Effect.Effect<Fill, BrokerError>
-      try {
-        submitted = broker.submit(order, { onUpdate })
-      } catch (defect) {
-        return Effect.die(defect)
-      }
-      // a broker that filled when called: the fill is published without a fiber step
-      const done = Exit.isExit(submitted) ? submitted as Exit.Exit<Fill, BrokerError> : undefined
-      if (done !== undefined && Exit.isSuccess(done)) return publishNow("OrderFilled", done.value)
-      return submitted.pipe(
+      return Effect.suspend(() => broker.submit(order, { onUpdate })).pipe(
         Effect.matchCauseEffect({
           onSuccess: (fill) => publishNow("OrderFilled", fill),
           onFailure: (cause): Effect.Effect<void, unknown> => {

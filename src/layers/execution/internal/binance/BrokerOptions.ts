@@ -33,4 +33,3 @@ export class BinanceBrokerStartError extends Data.TaggedError("BinanceBrokerStar
     return `cannot start the Binance broker at ${this.restUrl}: ${this.reason}`
   }
 }
-
