@@ -95,6 +95,23 @@ export const makeEvent = <T extends EventType>(
 ): Effect.Effect<BusEvent<T>> =>
   Effect.map(Clock.currentTimeMillis, (timestamp) => makeEventAt(type, payload, timestamp, options))
 
+/**
+ * An event's object. A class, not an object literal: V8 may decide to allocate all of a literal's objects in
+ * the old generation once enough of them outlived a young collection (allocation-site pretenuring), and it
+ * did so for events early in some backtests. An old event keeps its young candle alive until the next full
+ * collection, so every candle was promoted: a million candles ran some 7% slower and peaked 100 MiB higher
+ * in those runs. Objects made by `new` are never pretenured.
+ */
+class EventRecord {
+  constructor(
+    readonly id: string,
+    readonly type: EventType,
+    readonly payload: unknown,
+    readonly source: string,
+    readonly timestamp: number
+  ) {}
+}
+
 /** `makeEvent` with an explicit timestamp, for code that already read the clock. */
 export const makeEventAt = <T extends EventType>(
   type: T,
@@ -102,10 +119,5 @@ export const makeEventAt = <T extends EventType>(
   timestamp: number,
   options?: { readonly source?: string }
 ): BusEvent<T> =>
-  ({
-    id: nextEventId(),
-    type,
-    payload,
-    source: options?.source ?? "unknown",
-    timestamp
-  }) as EventOf<T> as BusEvent<T>
+  // the record has exactly the envelope's fields; TS cannot tie its `type` to its payload's
+  new EventRecord(nextEventId(), type, payload, options?.source ?? "unknown", timestamp) as unknown as BusEvent<T>
