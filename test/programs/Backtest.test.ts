@@ -406,19 +406,36 @@ describe("backtest", () => {
       expect(strict.stderr).toContain("--candles")
       expect(strict.stderr).toContain("line 5")
     }), 60_000)
-  it.live("Backtest.run: a file path and a Stream<Candle> of the same candles give the same report", () =>
+  it.live("Backtest.run: a file path, a Stream<Candle> and an array of the same candles give the same report", () =>
     Effect.gen(function*() {
       const fromFile = yield* run()
       const content = yield* CandleFile.read({ path: adabtc }).pipe(Effect.provide(NodeFileSystem.layer))
       const fromStream = yield* run({ candles: Stream.fromIterable(content.candles) })
+      const fromArray = yield* run({ candles: content.candles })
       const strip = ({ candlesPerSecond: _c, elapsedMs: _e, file: _f, ...r }: Backtest.BacktestReport) => r
       expect(fromStream.file).toBe("stream")
+      expect(fromArray.file).toBe("array")
       expect(fromFile.fills).toBeGreaterThan(10)
       expect(strip(fromStream)).toEqual(strip(fromFile))
+      expect(strip(fromArray)).toEqual(strip(fromFile))
     }), 60_000)
 
-  it.live("Backtest.run: an empty or failing stream fails with a CandleFileError, as data", () =>
+  it.live("Backtest.run keeps no curves and reports what runDetailed reports, every statistic to the last digit", () =>
     Effect.gen(function*() {
+      const strip = ({ candlesPerSecond: _c, elapsedMs: _e, ...r }: Backtest.BacktestReport) => r
+      for (const fill of ["next-open", "close"] as const) {
+        const report = yield* run({ fill, allowShort: true })
+        const details = yield* quiet(Backtest.runDetailed({ candles: adabtc, strategy: sma(9, 21), fill, allowShort: true }))
+        expect(report.exposurePct).toBeGreaterThan(0)
+        expect(strip(report)).toEqual(strip(details.report))
+        expect(details.curves.equity).toHaveLength(report.candles)
+      }
+    }), 60_000)
+
+  it.live("Backtest.run: an empty or failing stream, an empty array, fail with a CandleFileError, as data", () =>
+    Effect.gen(function*() {
+      const noArray = yield* Effect.flip(run({ candles: [] }))
+      expect([noArray._tag, noArray.message]).toEqual(["CandleFileError", "array: no candles in the array"])
       const empty = yield* Effect.flip(run({ candles: Stream.empty }))
       expect([empty._tag, empty.message]).toEqual(["CandleFileError", "stream: the stream gave no candle"])
       const failing = yield* Effect.flip(run({ candles: Stream.fail(new Error("socket closed")) }))

@@ -27,13 +27,13 @@ export type { EquityCurves } from "./BacktestTracker.js"
 export { source } from "./internal/BacktestDriver.js"
 
 export interface BacktestOptions extends TradingOptions {
-  /** A candle file (Binance's kline CSV, a `[time,o,h,l,c,v]` JSON array, a recorded journal) or a stream of candles. */
-  readonly candles: string | Stream.Stream<Candle, unknown>
+  /** A candle file (Binance's kline CSV, a `[time,o,h,l,c,v]` JSON array, a recorded journal), a stream or an array of candles. */
+  readonly candles: string | Stream.Stream<Candle, unknown> | ReadonlyArray<Candle>
   /** Required: the strategy under test. */
   readonly strategy: Layer.Layer<Strategy>
-  /** The candles' symbol: a file's name prefix by default, or the stream's first candle's. */
+  /** The candles' symbol: a file's name prefix by default, or the stream's (the array's) first candle's. */
   readonly symbol?: string
-  /** The candles' interval: from a file's name or spacing by default, or the stream's first candle's. */
+  /** The candles' interval: from a file's name or spacing by default, or the stream's (the array's) first candle's. */
   readonly interval?: string
   /** A file: fail on the first malformed row instead of skipping it. */
   readonly strict?: boolean
@@ -139,9 +139,10 @@ const settings = (options: BacktestOptions) =>
 
 /**
  * Runs candles through the same engine as `trading-bus run` (the bus, strategy, order manager, paper broker
- * and portfolio), then closes it (the bus drains) and returns the report with the curves, fills and trips.
+ * and portfolio), then closes it (the bus drains) and returns the report with the fills and trips, and the
+ * curves when `keepCurves` (without, a million candles keep one column of numbers instead of five).
  */
-export const runDetailed = (options: BacktestOptions) =>
+const runWith = (options: BacktestOptions, keepCurves: boolean) =>
   Effect.gen(function*() {
     const { capital, fill } = yield* settings(options)
     const chunkSize = Math.max(1, options.chunkSize ?? 256)
@@ -165,7 +166,7 @@ export const runDetailed = (options: BacktestOptions) =>
       ))
       const driver: Driver = { bus: Context.get(bus, EventBus), fills, counter }
       const barrier = lockstepWait?.barrier
-      const tracker = makeTracker(content.symbol, barrier)
+      const tracker = makeTracker(content.symbol, barrier, keepCurves)
       const engine = tracker.layer.pipe(
         Layer.provideMerge(options.plugins ?? Layer.empty),
         Layer.provideMerge(tradingLayer(options, options.strategy, fills.execution)),
@@ -178,7 +179,7 @@ export const runDetailed = (options: BacktestOptions) =>
           fill === "close" ? "decision's close" : "next open"
         }${lockstep ? "" : `, chunks of ${chunkSize}`}`
       )
-      yield* publishCandles(driver, content.candles, series, room, chunkSize, lockstep)
+      yield* publishCandles(driver, content, series, room, chunkSize, lockstep)
       return { content, context, tracker }
     }))
     // the scope is closed: the bus has drained, every fill is applied
@@ -194,12 +195,8 @@ export const runDetailed = (options: BacktestOptions) =>
     const first = series.stats.first!
     const last = series.stats.last!
     const intervalMs = CandleFile.intervalMillis(content.interval) ?? (first.closeTime - first.openTime + 1)
-    const columns = tracker.columnViews()
-    const equity = Statistics.equityStatistics(
-      capitalNumber,
-      columns.equity.map((e) => capitalNumber + e),
-      Statistics.periodsPerYear(intervalMs)
-    )
+    // the P&L curve offset by the capital, not a second curve
+    const equity = Statistics.equityStatistics(capitalNumber, tracker.equityView(), Statistics.periodsPerYear(intervalMs), capitalNumber)
     const finalEquity = BigDecimal.sum(capital, total)
     const { roundTrips, winRate, wins, ...trades } = Statistics.tradeStatistics(tracker.trips)
     const quantityDecimals = tracker.fills.reduce((m, f) => Math.max(m, BigDecimal.normalize(f.quantity).scale), 0)
@@ -235,26 +232,33 @@ export const runDetailed = (options: BacktestOptions) =>
       // from the exact final equity (after the drain), the same as the last candle's in lockstep
       totalReturnPct: (BigDecimal.unsafeToNumber(finalEquity) / capitalNumber - 1) * 100,
       buyAndHoldPct: Statistics.buyAndHoldPct([first.close, last.close]),
-      exposurePct: Statistics.exposurePct(columns.position),
+      exposurePct: tracker.exposurePct(),
       ...trades,
       elapsedMs,
       candlesPerSecond: Math.round((series.stats.count * 1000) / Math.max(1, elapsedMs))
     }
-    // the curves as arrays only when read: `run` reports without them (five arrays of a number per candle)
-    let curves: EquityCurves | undefined
-    return {
-      report,
-      get curves() {
-        return curves ??= tracker.curves()
-      },
-      fills: tracker.fills,
-      trips: tracker.trips
-    } satisfies BacktestDetails
+    return { report, curves: tracker.curves, fills: tracker.fills, trips: tracker.trips }
   }).pipe(Effect.provide(NodeFileSystem.layer))
 
 /** Why a backtest could not run: its candles (`CandleFileError`), a setting (`BacktestConfigError`, a layer's config error). */
-export type BacktestError = Effect.Effect.Error<ReturnType<typeof runDetailed>>
+export type BacktestError = Effect.Effect.Error<ReturnType<typeof runWith>>
+
+/**
+ * Runs candles through the same engine as `trading-bus run` (the bus, strategy, order manager, paper broker
+ * and portfolio), then closes it (the bus drains) and returns the report with the curves, fills and trips.
+ */
+export const runDetailed = (options: BacktestOptions): Effect.Effect<BacktestDetails, BacktestError> =>
+  Effect.map(runWith(options, true), ({ curves, ...details }) => {
+    // the curves as arrays only when read (five arrays of a number per candle)
+    let arrays: EquityCurves | undefined
+    return {
+      ...details,
+      get curves() {
+        return arrays ??= curves()!
+      }
+    }
+  })
 
 /** Runs candles through the engine and returns the report: the same data `trading-bus backtest` prints. */
 export const run = (options: BacktestOptions): Effect.Effect<BacktestReport, BacktestError> =>
-  Effect.map(runDetailed(options), (r) => r.report)
+  Effect.map(runWith(options, false), (r) => r.report)

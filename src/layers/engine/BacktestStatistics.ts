@@ -33,11 +33,18 @@ export interface EquityStatistics {
 }
 
 /**
- * `equity`: capital + realized + unrealized P&L after each candle. Before the first candle, equity is the
- * capital: the first return is equity_0 / capital - 1, and the peak starts at the capital (index -1).
+ * `equity`: capital + realized + unrealized P&L after each candle, or the P&L alone with the capital as `offset`
+ * (each value is then offset + value: no second curve). Before the first candle, equity is the capital: the
+ * first return is equity_0 / capital - 1, and the peak starts at the capital (index -1).
  */
-export const equityStatistics = (capital: number, equity: ArrayLike<number>, perYear: number): EquityStatistics => {
-  const final = equity.length === 0 ? capital : equity[equity.length - 1]!
+export const equityStatistics = (
+  capital: number,
+  values: ArrayLike<number>,
+  perYear: number,
+  offset = 0
+): EquityStatistics => {
+  const equity = { length: values.length, at: (i: number) => offset + values[i]! }
+  const final = equity.length === 0 ? capital : equity.at(equity.length - 1)
   let peak = capital
   let peakIndex = -1
   let maxDrawdown = 0
@@ -46,7 +53,7 @@ export const equityStatistics = (capital: number, equity: ArrayLike<number>, per
   let worstPeak = capital
   let troughIndex = -1
   for (let i = 0; i < equity.length; i++) {
-    const e = equity[i]!
+    const e = equity.at(i)
     if (e > peak) {
       peak = e
       peakIndex = i
@@ -66,7 +73,7 @@ export const equityStatistics = (capital: number, equity: ArrayLike<number>, per
   if (troughIndex >= 0) {
     let end = equity.length - 1
     for (let i = troughIndex + 1; i < equity.length; i++) {
-      if (equity[i]! >= worstPeak) {
+      if (equity.at(i) >= worstPeak) {
         end = i
         maxDrawdownRecovered = true
         break
@@ -77,8 +84,8 @@ export const equityStatistics = (capital: number, equity: ArrayLike<number>, per
   // the per-candle returns, worked out again on each pass rather than kept: a million candles would hold 8 MB more
   const n = equity.length
   const returnAt = (i: number) => {
-    const previous = i === 0 ? capital : equity[i - 1]!
-    return previous === 0 ? 0 : equity[i]! / previous - 1
+    const previous = i === 0 ? capital : equity.at(i - 1)
+    return previous === 0 ? 0 : equity.at(i) / previous - 1
   }
   let sum = 0
   for (let i = 0; i < n; i++) sum += returnAt(i)
@@ -113,11 +120,14 @@ export const equityStatistics = (capital: number, equity: ArrayLike<number>, per
 export const buyAndHoldPct = (closes: ReadonlyArray<number>): number =>
   closes.length === 0 ? 0 : (closes[closes.length - 1]! / closes[0]! - 1) * 100
 
+/** The share of candles after which a position is held, in %, from the count of each. */
+export const heldShare = (held: number, candles: number): number => (candles === 0 ? 0 : (held / candles) * 100)
+
 /** The share of candles after which a position is held, in %. */
 export const exposurePct = (positions: ArrayLike<number>): number => {
   let held = 0
   for (let i = 0; i < positions.length; i++) if (positions[i] !== 0) held++
-  return positions.length === 0 ? 0 : (held / positions.length) * 100
+  return heldShare(held, positions.length)
 }
 
 /** A closed round trip: from a flat (or flipped) position back to flat (or flipped). */

@@ -5,7 +5,7 @@ import type { Fill } from "../../domain/Order.js"
 import { EventBus } from "../../services/EventBus.js"
 import type { Position } from "../../domain/Position.js"
 import { type PnL, Portfolio } from "../../services/Portfolio.js"
-import type { RoundTrip } from "./BacktestStatistics.js"
+import { heldShare, type RoundTrip } from "./BacktestStatistics.js"
 
 /** A backtest's curves, one entry per candle in each array, read after the candle and all it caused. */
 export interface EquityCurves {
@@ -40,9 +40,14 @@ export interface PipelineBarrier {
  * CandleClosed handler subscribed after the engine's. With a `barrier` (lockstep), the sample waits until the
  * trading pipeline has handled everything the candle caused; without one it is read as the candle is handled.
  * Its fill handler is subscribed after the engine's too, so a fill is read once the portfolio has applied it.
+ * Without `keepCurves` only the equity column is kept (the statistics need every value of it); the candles
+ * holding a position are counted instead of kept.
  */
-export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
-  const columns = { time: makeColumn(), equity: makeColumn(), realized: makeColumn(), close: makeColumn(), position: makeColumn() }
+export const makeTracker = (symbol: string, barrier: PipelineBarrier | undefined, keepCurves: boolean) => {
+  const equity = makeColumn()
+  const columns = keepCurves ? { time: makeColumn(), realized: makeColumn(), close: makeColumn(), position: makeColumn() } : undefined
+  let candles = 0
+  let held = 0
   const fills: Array<Fill> = []
   const trips: Array<RoundTrip> = []
   const books = new Map<string, Book>()
@@ -80,11 +85,15 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
   const realizedNumber = lastToNumber()
   const quantityNumber = lastToNumber()
   const record = (candle: Candle, pnl: PnL, position: Position | undefined) => {
+    const quantity = position === undefined ? 0 : quantityNumber(position.quantity)
+    candles++
+    if (quantity !== 0) held++
+    equity.push(toNumber(add(pnl.realized, pnl.unrealized)))
+    if (columns === undefined) return
     columns.time.push(candle.closeTime)
-    columns.equity.push(toNumber(add(pnl.realized, pnl.unrealized)))
     columns.realized.push(realizedNumber(pnl.realized))
     columns.close.push(candle.close)
-    columns.position.push(position === undefined ? 0 : quantityNumber(position.quantity))
+    columns.position.push(quantity)
   }
 
   /** Reads the portfolio after a candle: synchronously when it can (no fiber step per candle). */
@@ -118,19 +127,23 @@ export const makeTracker = (symbol: string, barrier?: PipelineBarrier) => {
     }, { name: "backtest-trips" })
   }))
 
-  /** The curves so far as views of the columns (no copy): for the statistics, read before the next candle. */
-  const columnViews = () => ({ equity: columns.equity.view(), position: columns.position.view() })
+  /** The equity curve so far as a view of its column (no copy): for the statistics, read before the next candle. */
+  const equityView = () => equity.view()
 
-  /** The curves so far, as arrays. */
-  const curves = (): EquityCurves => ({
-    time: columns.time.toArray(),
-    equity: columns.equity.toArray(),
-    realized: columns.realized.toArray(),
-    close: columns.close.toArray(),
-    position: columns.position.toArray()
-  })
+  /** The share of candles so far after which a position was held, in %. */
+  const exposurePct = () => heldShare(held, candles)
 
-  return { layer, sample, curves, columnViews, fills, trips }
+  /** The curves so far, as arrays; undefined unless made with `keepCurves`. */
+  const curves = (): EquityCurves | undefined =>
+    columns === undefined ? undefined : {
+      time: columns.time.toArray(),
+      equity: equity.toArray(),
+      realized: columns.realized.toArray(),
+      close: columns.close.toArray(),
+      position: columns.position.toArray()
+    }
+
+  return { layer, sample, curves, equityView, exposurePct, fills, trips }
 }
 
 /**

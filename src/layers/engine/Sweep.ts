@@ -1,7 +1,7 @@
 import * as Worker from "@effect/platform/Worker"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Clock, Data, Effect, Stream } from "effect"
+import { Clock, Data, Effect } from "effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
@@ -128,7 +128,7 @@ const checkFile = (options: SweepOptions) =>
       ...(options.interval !== undefined ? { interval: options.interval } : {}),
       ...(options.strict === true ? { strict: true } : {})
     })
-    yield* Stream.runDrain(series.candles)
+    yield* series.forEachBatch(() => Effect.void)
     return series.path
   })).pipe(Effect.provide(NodeFileSystem.layer))
 

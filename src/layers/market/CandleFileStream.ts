@@ -19,6 +19,15 @@ export interface CandleSeries {
   readonly interval: string
   /** The closed candles in file order; run it once. A file with no candle fails it at the end. */
   readonly candles: Stream.Stream<Candle, CandleFile.CandleFileError>
+  /**
+   * The same candles handed to `f` in arrays as they are read, each once `f` is done with the one before:
+   * run either this or `candles`, once. No Stream between the reads and `f`: Effect's Stream machinery kept
+   * the candles it carried alive until the young generation's second collection, so a backtest promoted
+   * every candle to the old generation (some 300 bytes a candle of extra work for the collector).
+   */
+  readonly forEachBatch: <E, R>(
+    f: (candles: ReadonlyArray<Candle>) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, CandleFile.CandleFileError | E, R>
   /** The rows skipped, with where and why: complete once `candles` has run. */
   readonly malformed: ReadonlyArray<CandleFile.MalformedRow>
 }
@@ -34,10 +43,11 @@ const fieldsOf = (line: string) => line.split(",")
 const newline = 10
 const lastNewline = new Uint8Array([newline])
 
-/** The series of a whole file's content. */
-const ofContent = (content: CandleFile.CandleFileContent): CandleSeries => ({
+/** The series of candles in memory: a whole file's content, or candles given as an array. */
+export const ofContent = (content: CandleFile.CandleFileContent): CandleSeries => ({
   ...content,
-  candles: Stream.fromIterable(content.candles)
+  candles: Stream.fromIterable(content.candles),
+  forEachBatch: (f) => f(content.candles)
 })
 
 /** A CSV line's number and text; the header (a first line whose first field is not a number) is no row. */
@@ -91,8 +101,9 @@ export const open = (options: CandleFile.CandleFileOptions) =>
       })
     }
     const malformed: Array<CandleFile.MalformedRow> = []
+    const settings = { path, symbol, interval, strict: options.strict === true, malformed }
     const candles = Stream.suspend(() => {
-      const rows = csvRows({ path, symbol, interval, strict: options.strict === true, malformed })
+      const rows = csvRows(settings)
       return fs.stream(path, { chunkSize: chunkBytes }).pipe(
         Stream.mapError(cannotRead),
         Stream.mapEffect((bytes) => rows.text(bytes)),
@@ -100,7 +111,19 @@ export const open = (options: CandleFile.CandleFileOptions) =>
         Stream.flattenChunks
       )
     })
-    return { path, format: "csv", symbol, interval, candles, malformed } satisfies CandleSeries
+    const forEachBatch = <E, R>(f: (candles: ReadonlyArray<Candle>) => Effect.Effect<void, E, R>) =>
+      Effect.scoped(Effect.gen(function*() {
+        const rows = csvRows(settings)
+        const file = yield* Effect.mapError(fs.open(path), cannotRead)
+        const handOver = (chunk: Chunk.Chunk<Candle>) => chunk.length === 0 ? Effect.void : f(Chunk.toReadonlyArray(chunk))
+        while (true) {
+          const bytes = yield* Effect.mapError(file.readAlloc(chunkBytes), cannotRead)
+          if (Option.isNone(bytes)) break
+          yield* handOver(yield* rows.text(bytes.value))
+        }
+        yield* handOver(yield* rows.end())
+      }))
+    return { path, format: "csv", symbol, interval, candles, forEachBatch, malformed } satisfies CandleSeries
   })
 
 /** The parser of one pass over a CSV file: bytes in, candles out, a partial last line carried to the next bytes. */

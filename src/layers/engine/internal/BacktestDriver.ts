@@ -2,10 +2,10 @@
  * A backtest's driver: it publishes the candles of a series in batches, opens each candle for the orders held
  * for it, and (in lockstep) waits for the trading pipeline; it gathers what the report needs of the series.
  */
-import { Chunk, type Context, Effect, Layer, Stream } from "effect"
+import { type Context, Effect, Layer } from "effect"
 import { type BusEvent, makeEventAt } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"
-import type * as CandleFile from "../../market/CandleFile.js"
+import type { CandleSeries } from "../../market/CandleFileStream.js"
 import { EventBus } from "../../../services/EventBus.js"
 import type { makeBacktestFills } from "../BacktestFills.js"
 import type { PipelineBarrier } from "../BacktestTracker.js"
@@ -49,7 +49,7 @@ export const makeSeriesStats = () => {
 }
 
 /**
- * Publishes every candle as a CandleClosed, in batches of `chunkSize` as the stream gives them, once at most one
+ * Publishes every candle as a CandleClosed, in batches of at most `chunkSize` as the series reads them, once at most one
  * batch is still queued: the sliding data queue (4 batches) must drop none, and each candle adds at most one mark. A candle opens
  * as its CandleClosed is handled, before the engine sees it (the orders held for it fill at its open), and the
  * curves are sampled after the engine (see `makeTracker`). In lockstep both wait for the trading pipeline, so
@@ -58,20 +58,22 @@ export const makeSeriesStats = () => {
  */
 export const publishCandles = (
   d: Driver,
-  candles: Stream.Stream<Candle, CandleFile.CandleFileError>,
+  input: CandleSeries,
   series: ReturnType<typeof makeSeriesStats>,
   room: ReturnType<typeof makeRoomGate>,
   chunkSize: number,
   lockstep: boolean
 ) =>
   Effect.gen(function*() {
-    yield* Stream.runForEachChunk(Stream.rechunk(candles, chunkSize), (chunk) =>
+    yield* input.forEachBatch((candles) =>
       Effect.gen(function*() {
-        const batch = Chunk.toReadonlyArray(chunk)
-        yield* room.await(series.stats.count, chunkSize)
-        series.observe(batch)
-        const events: Array<BusEvent> = batch.map((candle) => makeEventAt("CandleClosed", candle, candle.closeTime, { source }))
-        yield* d.bus.publishAll(events)
+        for (let from = 0; from < candles.length; from += chunkSize) {
+          const batch = candles.slice(from, from + chunkSize)
+          yield* room.await(series.stats.count, chunkSize)
+          series.observe(batch)
+          const events: Array<BusEvent> = batch.map((candle) => makeEventAt("CandleClosed", candle, candle.closeTime, { source }))
+          yield* d.bus.publishAll(events)
+        }
       }))
     // every candle handled; without lockstep an order may be queued behind a held one, so wait for the opens only
     yield* lockstep ? idle(d) : room.await(series.stats.count, 0)

@@ -1,5 +1,5 @@
 import type { FileSystem } from "@effect/platform"
-import { Effect, Layer, Option, type Scope, Sink, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, type Scope, Sink, Stream } from "effect"
 import { type BusEvent, defaultQueue, type QueueName } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"
 import * as CandleFile from "../../market/CandleFile.js"
@@ -55,17 +55,17 @@ export const countingBus = (counter: PublishCounter) =>
 export const processedOf = (stats: BusStats) => stats.data.processed + stats.signal.processed + stats.order.processed
 
 export interface CandleInput {
-  readonly candles: string | Stream.Stream<Candle, unknown>
+  readonly candles: string | Stream.Stream<Candle, unknown> | ReadonlyArray<Candle>
   readonly symbol?: string
   readonly interval?: string
   readonly strict?: boolean
 }
 
 /**
- * The candles of a file or a stream with their series, as a stream read once: a Binance CSV file is read as
+ * The candles of a file, a stream or an array with their series, read once: a Binance CSV file is read as
  * the backtest goes (see `CandleFileStream`), so a year of 1m candles is never in memory at once. A stream's
- * first candle gives the series its symbol and interval unless they are given; its failure or emptiness is a
- * `CandleFileError`.
+ * or an array's first candle gives the series its symbol and interval unless they are given; a stream's
+ * failure and an empty stream or array are a `CandleFileError`.
  */
 export const seriesOf = (
   options: CandleInput
@@ -80,21 +80,40 @@ export const seriesOf = (
     })
   }
   const fail = (reason: string) => new CandleFile.CandleFileError({ path: "stream", option: "candles", reason })
+  if (Array.isArray(candles)) {
+    const array: ReadonlyArray<Candle> = candles
+    const first = array[0]
+    if (first === undefined) {
+      return Effect.fail(new CandleFile.CandleFileError({ path: "array", option: "candles", reason: "no candles in the array" }))
+    }
+    return Effect.succeed(CandleFileStream.ofContent({
+      path: "array",
+      format: "json",
+      symbol: options.symbol ?? first.symbol,
+      interval: options.interval ?? first.interval,
+      candles: array,
+      malformed: []
+    }))
+  }
+  const stream = candles as Stream.Stream<Candle, unknown>
   const failed = (cause: unknown) => fail(`the stream failed: ${cause instanceof Error ? cause.message : String(cause)}`)
-  return Stream.peel(candles, Sink.head()).pipe(
+  return Stream.peel(stream, Sink.head()).pipe(
     Effect.mapError(failed),
     Effect.flatMap(([head, rest]) =>
       Option.match(head, {
         onNone: () => Effect.fail(fail("the stream gave no candle")),
-        onSome: (first) =>
-          Effect.succeed<CandleFileStream.CandleSeries>({
+        onSome: (first) => {
+          const all = Stream.concat(Stream.succeed(first), rest).pipe(Stream.mapError(failed))
+          return Effect.succeed<CandleFileStream.CandleSeries>({
             path: "stream",
             format: "json",
             symbol: options.symbol ?? first.symbol,
             interval: options.interval ?? first.interval,
-            candles: Stream.concat(Stream.succeed(first), rest).pipe(Stream.mapError(failed)),
+            candles: all,
+            forEachBatch: (f) => Stream.runForEachChunk(all, (chunk) => f(Chunk.toReadonlyArray(chunk))),
             malformed: []
           })
+        }
       })
     )
   )

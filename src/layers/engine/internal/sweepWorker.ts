@@ -5,8 +5,9 @@
 import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import { Chunk, Context, Effect, Either, Layer, Logger, Stream } from "effect"
+import { Context, Effect, Either, Layer, Logger } from "effect"
 import { pathToFileURL } from "node:url"
+import type { Candle } from "../../../domain/Candle.js"
 import type * as CandleFile from "../../market/CandleFile.js"
 import * as CandleFileStream from "../../market/CandleFileStream.js"
 import * as SmaCrossoverStrategy from "../../trading/SmaCrossoverStrategy.js"
@@ -70,7 +71,12 @@ const setUp = (init: InitialMessage) =>
         ...(init.interval !== undefined ? { interval: init.interval } : {}),
         strict: init.strict
       })
-      const candles = Chunk.toReadonlyArray(yield* Stream.runCollect(series.candles))
+      const candles: Array<Candle> = []
+      yield* series.forEachBatch((batch) =>
+        Effect.sync(() => {
+          for (const candle of batch) candles.push(candle)
+        })
+      )
       const content: CandleFile.CandleFileContent = { ...series, candles }
       const strategyOf = yield* Effect.either(strategyMaker(init.strategy))
       return { init, content, strategyOf }
@@ -110,12 +116,12 @@ const runCombination = (params: Params) =>
       const { _tag: _, ...options } = init
       const report = yield* Backtest.run({
         ...options,
-        candles: Stream.fromIterable(content.candles),
+        candles: content.candles,
         symbol: content.symbol,
         interval: content.interval,
         strategy: Layer.succeedContext(built.right)
       }).pipe(Effect.mapError(failed))
-      // the candles came as a stream: the report names the file and its skipped rows as a run on the file does
+      // the candles came as an array: the report names the file and its skipped rows as a run on the file does
       return { _tag: "Ran" as const, report: { ...report, file: content.path, malformed: content.malformed.length } }
     }))
   })
