@@ -1,5 +1,5 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Effect, Layer, Logger, Stream } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import { open } from "node:fs/promises"
 import { compiled } from "./compiled.js"
 
@@ -60,11 +60,12 @@ export const plainLoop = async (file: string, fast = 9, slow = 21) => {
   return { candles: count, crossings }
 }
 
-/** The candle file parsed and checked as a backtest reads it (`CandleFileStream`), and nothing else. */
+/** The candle file parsed and checked as a backtest reads it (`CandleFileStream`'s batches), and nothing else. */
 export const parseOnly = (file: string) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const series = yield* CandleFileStream.open({ path: file })
-    const candles = yield* Stream.runFold(Stream.chunks(series.candles), 0, (n, chunk) => n + chunk.length)
+    let candles = 0
+    yield* series.forEachBatch((batch) => Effect.sync(() => void (candles += batch.length)))
     return { candles }
   })).pipe(Effect.provide(NodeFileSystem.layer), quiet))
 
@@ -83,10 +84,16 @@ export const busPublishAll = (file: string) =>
     })
     const series = yield* CandleFileStream.open({ path: file })
     let published = 0
-    yield* Stream.runForEachChunk(Stream.rechunk(series.candles, 256), (chunk) => {
-      published += chunk.length
-      return bus.publishAll(Array.from(chunk, (c) => makeEventAt("CandleClosed", c, c.closeTime, { source: "bench" })), "order")
-    })
+    // in batches of 256 as a backtest cuts the reads
+    yield* series.forEachBatch((candles) =>
+      Effect.gen(function*() {
+        for (let from = 0; from < candles.length; from += 256) {
+          const batch = candles.slice(from, from + 256)
+          published += batch.length
+          yield* bus.publishAll(batch.map((c) => makeEventAt("CandleClosed", c, c.closeTime, { source: "bench" })), "order")
+        }
+      })
+    )
     while (handled < published) yield* Effect.yieldNow()
     return { candles: handled }
   })).pipe(Effect.provide(Layer.merge(MemoryEventBus.layer({ orderCapacity: 1024 }), NodeFileSystem.layer)), quiet))

@@ -290,8 +290,8 @@ handler calls took, at most one batch of 64 events after the 2 ms slice. Two mor
 12's third pass: a running handler's failure is caught aside (\`catchAllCause\` with one function for the fiber's
 life) instead of an \`Exit\` made for every call, and a processor that finds its queue empty waits for the next
 offer at once instead of taking nothing first (what a publisher sending one event at a time meets on every event).
-The ratios move by some 0.1 between runs on these machines (the previous document measured 0.99 for \`Effect.gen\`
-and 1.09 for \`Effect.sync\`; this session's single runs before the full bench, 1.12-1.15 for both).
+The ratios move by some 0.1 between runs on these machines: \`Effect.gen\` has measured from 0.99 (before the third
+pass) to 1.17 in full runs of this bench, \`Effect.sync\` from 1.09 to 1.40.
 
 ## Over Redis Streams
 

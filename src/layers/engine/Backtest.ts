@@ -196,7 +196,8 @@ const runWith = (options: BacktestOptions, keepCurves: boolean) =>
     const last = series.stats.last!
     const intervalMs = CandleFile.intervalMillis(content.interval) ?? (first.closeTime - first.openTime + 1)
     // the P&L curve offset by the capital, not a second curve
-    const equity = Statistics.equityStatistics(capitalNumber, tracker.equityView(), Statistics.periodsPerYear(intervalMs), capitalNumber)
+    const perYear = Statistics.periodsPerYear(intervalMs)
+    const equity = Statistics.equityStatistics(capitalNumber, tracker.equityView(), perYear, capitalNumber)
     const finalEquity = BigDecimal.sum(capital, total)
     const { roundTrips, winRate, wins, ...trades } = Statistics.tradeStatistics(tracker.trips)
     const quantityDecimals = tracker.fills.reduce((m, f) => Math.max(m, BigDecimal.normalize(f.quantity).scale), 0)
@@ -254,7 +255,7 @@ export const runDetailed = (options: BacktestOptions): Effect.Effect<BacktestDet
     return {
       ...details,
       get curves() {
-        return arrays ??= curves()!
+        return arrays ??= curves()! // kept: made with keepCurves
       }
     }
   })
