@@ -412,6 +412,7 @@ describe("backtest", () => {
       const content = yield* CandleFile.read({ path: adabtc }).pipe(Effect.provide(NodeFileSystem.layer))
       const fromStream = yield* run({ candles: Stream.fromIterable(content.candles) })
       const fromArray = yield* run({ candles: content.candles })
+      expect(content.candles).toHaveLength(1440) // the caller's array is read, not emptied
       const strip = ({ candlesPerSecond: _c, elapsedMs: _e, file: _f, ...r }: Backtest.BacktestReport) => r
       expect(fromStream.file).toBe("stream")
       expect(fromArray.file).toBe("array")

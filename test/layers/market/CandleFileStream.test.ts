@@ -57,6 +57,21 @@ describe("CandleFileStream", () => {
       expect(batches.sizes.reduce((a, b) => a + b, 0)).toBe(1440)
     }))
 
+  it.live("a CSV's arrays are the reader's: each is emptied once the callback is done with it", () =>
+    opened(Effect.gen(function*() {
+      const series = yield* CandleFileStream.open({ path: adabtc })
+      const handed: Array<ReadonlyArray<Candle>> = []
+      const lengths: Array<number> = []
+      yield* series.forEachBatch((batch) =>
+        Effect.sync(() => {
+          handed.push(batch)
+          lengths.push(batch.length)
+        })
+      )
+      expect(lengths.reduce((a, b) => a + b, 0)).toBe(1440)
+      expect(handed.map((b) => b.length)).toEqual(handed.map(() => 0))
+    })))
+
   it.live("a JSON file is read whole and handed over as one array", () =>
     Effect.gen(function*() {
       const stream = yield* viaStream({ path: xrpEth, symbol: "XRPETH" })
