@@ -171,11 +171,10 @@ Each in a process of its own: plain Node on the compiled package (no tsx, whose 
 both peaks and flatter the ratio). CSV candles are read from the file 64 KiB at a time; what grows with the
 length is what the report keeps: the equity curve (one number a candle in a \`Float64Array\`, outside the JS
 heap; \`runDetailed\` keeps the other four curves too), every fill and every round trip (some 1 KB an order on the
-heap). Above the kept data is the garbage collector's room: the candles die in the old generation (see "Fourth
-pass" above), which V8 lets grow to a few times its live size before it collects. Single runs of the million
-used to land near 390 MiB or near 490 MiB, whichever regime a run fell into; with events made by a class and no
-Stream in the way every run lands in the lower one, and the report's four other curves are gone from
-\`Backtest.run\`: ${rssRatio.toFixed(2)}x here (median of five).
+heap). Above the kept data is the garbage collector's room, which V8 lets grow to a few times the old
+generation's live size before it collects: it used to fill with candles that died there (see "Fourth pass"
+above), and single runs of the million landed near 390 MiB or near 490 MiB. Now the candles die young and the
+peak stays near the kept data: ${rssRatio.toFixed(2)}x here (median of five).
 
 ### Parameter sweep
 
@@ -188,8 +187,8 @@ meant to be used, a year of 1m candles (525,600) a combination; the short grid s
 costs: each loads the modules (some 0.7 s, most of it Node resolving and reading some hundreds of files) and
 compiles the engine again before its first combination runs at full speed, which a short grid does not make
 up. Each combination now runs about as fast in a thread as alone (timed inside the threads); before, when the
-threads streamed their candles to the engine and promoted them as above, two engines at once each ran some 40%
-slower. What is left between the sweep and 2x: the start-up, the last combination running alone, and a single
+threads streamed their candles to the engine through a Stream and promoted them as above, two engines at once
+each ran some 40% slower. What is left between the sweep and 2x: the start-up, the last combination running alone, and a single
 engine's use of the second core for its collector's helpers (its CPU time is some 1.2x its wall time). **The
 ${speedup >= 1.7 ? "1.7x target is met" : "1.7x target is missed"}** (${speedup.toFixed(2)}x on a year of candles).
 
