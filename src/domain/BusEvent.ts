@@ -103,13 +103,19 @@ export const makeEvent = <T extends EventType>(
  * in those runs. Objects made by `new` are never pretenured.
  */
 class EventRecord {
-  constructor(
-    readonly id: string,
-    readonly type: EventType,
-    readonly payload: unknown,
-    readonly source: string,
-    readonly timestamp: number
-  ) {}
+  // declared, not defined (a defined field starts as undefined: V8 then keeps the timestamp boxed in a generic field)
+  declare readonly id: string
+  declare readonly type: EventType
+  declare readonly payload: unknown
+  declare readonly source: string
+  declare readonly timestamp: number
+  constructor(id: string, type: EventType, payload: unknown, source: string, timestamp: number) {
+    this.id = id
+    this.type = type
+    this.payload = payload
+    this.source = source
+    this.timestamp = timestamp
+  }
 }
 
 /** `makeEvent` with an explicit timestamp, for code that already read the clock. */
