@@ -172,9 +172,11 @@ both peaks and flatter the ratio). CSV candles are read from the file 64 KiB at 
 length is what the report keeps: the equity curve (one number a candle in a \`Float64Array\`, outside the JS
 heap; \`runDetailed\` keeps the other four curves too), every fill and every round trip (some 1 KB an order on the
 heap). Above the kept data is the garbage collector's room, which V8 lets grow to a few times the old
-generation's live size before it collects: it used to fill with candles that died there (see "Fourth pass"
-above), and single runs of the million landed near 390 MiB or near 490 MiB. Now the candles die young and the
-peak stays near the kept data: ${rssRatio.toFixed(2)}x here (median of five).
+generation's live size before it collects, and it fills with candles that die there (see "Fourth pass" above).
+Single runs of the million used to land near 390 MiB or near 490 MiB, whichever regime a run fell into; with
+events made by a class and no Stream in the way every run lands near the lower one, and the report's four other
+curves are gone from \`Backtest.run\`: ${rssRatio.toFixed(2)}x here (median of five). Made by a class, the candles
+died young and the million peaked some 100 MiB lower (1.51x); that cost the sweep, see "Fourth pass".
 
 ### Parameter sweep
 
