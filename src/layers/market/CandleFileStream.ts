@@ -21,9 +21,10 @@ export interface CandleSeries {
   readonly candles: Stream.Stream<Candle, CandleFile.CandleFileError>
   /**
    * The same candles handed to `f` in arrays as they are read, each once `f` is done with the one before (a
-   * CSV's arrays are the reader's and emptied then: `f` copies what it keeps); run either this or `candles`, once. No Stream between the reads and `f`: Effect's Stream machinery keeps
-   * what it carries past the young generation's collections (`Stream.fromIterable` of a million objects
-   * promoted a third of what it allocated to the old generation; a loop over the same iterator, nothing).
+   * CSV's arrays are the reader's and emptied then: `f` copies what it keeps); run either this or `candles`,
+   * once. No Stream between the reads and `f`: Effect's Stream machinery keeps what it carries past the young
+   * generation's collections (`Stream.fromIterable` of a million objects promoted a third of what it
+   * allocated to the old generation; a loop over the same iterator, nothing).
    */
   readonly forEachBatch: <E, R>(
     f: (candles: ReadonlyArray<Candle>) => Effect.Effect<void, E, R>
