@@ -188,7 +188,8 @@ checks the file and take SMA's shortest periods (the most orders) first. The tar
 meant to be used, a year of 1m candles (525,600) a combination; the short grid shows what starting the threads
 costs: each loads the modules (some 0.7 s, most of it Node resolving and reading some hundreds of files) and
 compiles the engine again before its first combination runs at full speed, which a short grid does not make
-up. Each combination now runs about as fast in a thread as alone (timed inside the threads); before, when the
+up. In V8's good regime (see "Run to run" above) each combination runs about as fast in a thread as alone
+(timed inside the threads); before, when the
 threads streamed their candles to the engine through a Stream and promoted them as above, two engines at once
 each ran some 40% slower. What is left between the sweep and 2x: the start-up, the last combination running alone, and a single
 engine's use of the second core for its collector's helpers (its CPU time is some 1.2x its wall time). **The
