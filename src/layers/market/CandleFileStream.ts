@@ -103,35 +103,34 @@ export const open = (options: CandleFile.CandleFileOptions) =>
     }
     const malformed: Array<CandleFile.MalformedRow> = []
     const settings = { path, symbol, interval, strict: options.strict === true, malformed }
-    const candles = Stream.suspend(() => {
+    // one pass over the file, for either way of reading it: each pull reads the next 64 KiB and gives its
+    // candles, the last line's once the bytes are done, then None
+    const pass = Effect.gen(function*() {
       const rows = csvRows(settings)
-      return fs.stream(path, { chunkSize: chunkBytes }).pipe(
-        Stream.mapError(cannotRead),
-        Stream.mapEffect((bytes) => rows.text(bytes)),
-        Stream.concat(Stream.fromEffect(Effect.suspend(() => rows.end()))),
-        Stream.flattenChunks
-      )
+      const file = yield* Effect.mapError(fs.open(path), cannotRead)
+      let ended = false
+      return Effect.flatMap(Effect.mapError(file.readAlloc(chunkBytes), cannotRead), (bytes) => {
+        if (Option.isSome(bytes)) return Effect.asSome(rows.text(bytes.value))
+        if (ended) return Effect.succeedNone
+        ended = true
+        return Effect.asSome(rows.end())
+      })
     })
+    const candles = Stream.unwrapScoped(Effect.map(pass, (pull) =>
+      Stream.repeatEffectChunkOption(Effect.flatMap(Effect.mapError(pull, Option.some), (chunk) =>
+        Option.isSome(chunk) ? Effect.succeed(chunk.value) : Effect.fail(Option.none())))))
     const forEachBatch = <E, R>(f: (candles: ReadonlyArray<Candle>) => Effect.Effect<void, E, R>) =>
       Effect.scoped(Effect.gen(function*() {
-        const rows = csvRows(settings)
-        const file = yield* Effect.mapError(fs.open(path), cannotRead)
-        const handOver = (chunk: Chunk.Chunk<Candle>) =>
-          Effect.gen(function*() {
-            if (chunk.length === 0) return
-            // the read's own array (made by `lines`), emptied once `f` is done with it: arrays of candles stayed
-            // reachable past the young generation's collections, and every candle in them was promoted to the
-            // old generation (some 300 bytes a candle of work for the collector, and a third slower)
-            const candles = Chunk.toReadonlyArray(chunk) as Array<Candle>
-            yield* f(candles)
-            candles.length = 0
-          })
-        while (true) {
-          const bytes = yield* Effect.mapError(file.readAlloc(chunkBytes), cannotRead)
-          if (Option.isNone(bytes)) break
-          yield* handOver(yield* rows.text(bytes.value))
+        const pull = yield* pass
+        for (let chunk = yield* pull; Option.isSome(chunk); chunk = yield* pull) {
+          if (chunk.value.length === 0) continue
+          // the read's own array (made by `lines`), emptied once `f` is done with it: arrays of candles stayed
+          // reachable past the young generation's collections, and every candle in them was promoted to the
+          // old generation (some 300 bytes a candle of work for the collector, and a third slower)
+          const candles = Chunk.toReadonlyArray(chunk.value) as Array<Candle>
+          yield* f(candles)
+          candles.length = 0
         }
-        yield* handOver(yield* rows.end())
       }))
     return { path, format: "csv", symbol, interval, candles, forEachBatch, malformed } satisfies CandleSeries
   })
