@@ -1,12 +1,14 @@
 /**
  * A parameter sweep on every core against the same grid run one combination after another in one thread.
- * Standalone: `npm run build && node --import tsx bench/sweep.ts [candles]`; `measureSweep()` returns the rows for another report.
+ * Standalone, with the flag the CLI sets: `npm run build && node --no-allocation-site-pretenuring --import tsx
+ * bench/sweep.ts [candles] [rounds]`; `measureSweep()` returns the rows for another report.
  */
 import { Effect, Layer, Logger } from "effect"
 import { availableParallelism } from "node:os"
 import { pathToFileURL } from "node:url"
 import { combinationsOf } from "../src/layers/engine/internal/sweepGrid.js"
 import { compiled } from "./compiled.js"
+import { median } from "./harness.js"
 import { syntheticCandleFile } from "./syntheticCandles.js"
 
 // Both rows run the compiled package (see compiled.ts): from the sources, every worker thread would also register
@@ -23,9 +25,13 @@ export interface SweepBenchRow {
   readonly candles: number
   readonly combinations: number
   readonly workers: number
+  /** The median of the rounds. */
   readonly ms: number
-  /** CPU time of the process over the run (every thread): above `ms`, it used more than one core. */
+  /** Each round's, in the order they ran. */
+  readonly rounds: ReadonlyArray<number>
+  /** CPU time of the process over the run (every thread; the median round's): above `ms`, it used more than one core. */
   readonly cpuMs: number
+  /** The medians' ratio. */
   readonly speedup: number
 }
 
@@ -43,28 +49,47 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
 /** A year of 1m candles: what a sweep is for (the issue's own yardstick: a year of candles, a grid of parameters). */
 export const yearOfMinutes = 365 * 24 * 60
 
+/** The round with the median time. */
+const medianRound = (runs: ReadonlyArray<{ readonly ms: number; readonly cpuMs: number }>) =>
+  [...runs].sort((a, b) => a.ms - b.ms)[runs.length >> 1]!
+
 /**
  * The grid fast 5:20:5 × slow 20:60:10 (SMA; the 19 combinations with fast < slow) over `candles` synthetic 1m
- * candles, one after another with `Backtest.run` in this thread, then with `Sweep.run` on every core (the worker
- * threads' start-up included: some 0.7 s of module loading each, and the file read once in each).
+ * candles, one after another with `Backtest.run` in this thread and with `Sweep.run` on every core (the worker
+ * threads' start-up included: some 0.7 s of module loading each, and the file read once in each), in `rounds`
+ * interleaved rounds (every other one starting with the sweep): a 2-core machine shared with others runs two
+ * threads at once some 20-40% slower in some minutes than in others.
  */
-export const measureSweep = async (candles = yearOfMinutes): Promise<ReadonlyArray<SweepBenchRow>> => {
+export const measureSweep = async (candles = yearOfMinutes, rounds = 1): Promise<ReadonlyArray<SweepBenchRow>> => {
   const file = await syntheticCandleFile(candles)
   return Effect.runPromise(Effect.gen(function*() {
     const runnable = combinationsOf(grid).filter((c) => Number(c.fast) < Number(c.slow))
-    const sequential = yield* timed(Effect.forEach(runnable, (c) =>
-      Backtest.run({ candles: file, strategy: Layer.orDie(SmaCrossoverStrategy.layer({ fast: Number(c.fast), slow: Number(c.slow) })) })))
     const workers = availableParallelism()
-    const parallel = yield* timed(Sweep.run({ candles: file, strategy: "sma", grid }))
+    const sequential = timed(Effect.forEach(runnable, (c) =>
+      Backtest.run({ candles: file, strategy: Layer.orDie(SmaCrossoverStrategy.layer({ fast: Number(c.fast), slow: Number(c.slow) })) })))
+    const parallel = timed(Sweep.run({ candles: file, strategy: "sma", grid }))
+    const one: Array<{ ms: number; cpuMs: number }> = []
+    const every: Array<{ ms: number; cpuMs: number }> = []
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 1) every.push(yield* parallel)
+      one.push(yield* sequential)
+      if (r % 2 === 0) every.push(yield* parallel)
+    }
+    const [seq, par] = [medianRound(one), medianRound(every)]
+    const speedup = Number((median(one.map((x) => x.ms)) / median(every.map((x) => x.ms))).toFixed(2))
+    const rows = { candles, combinations: runnable.length }
     return [
-      { name: "one after another (Backtest.run)", candles, combinations: runnable.length, workers: 1, ...sequential, speedup: 1 },
-      { name: "Sweep.run on worker threads", candles, combinations: runnable.length, workers, ...parallel, speedup: Number((sequential.ms / parallel.ms).toFixed(2)) }
+      { name: "one after another (Backtest.run)", ...rows, workers: 1, ...seq, rounds: one.map((x) => x.ms), speedup: 1 },
+      { name: "Sweep.run on worker threads", ...rows, workers, ...par, rounds: every.map((x) => x.ms), speedup }
     ]
   }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  for (const row of await measureSweep(process.argv[2] === undefined ? undefined : Number(process.argv[2]))) {
-    process.stdout.write(`${row.name.padEnd(36)} ${row.combinations} combinations, ${row.workers} threads: ${row.ms} ms, CPU ${row.cpuMs} ms (${row.speedup}x)\n`)
+  const [candles, rounds] = [process.argv[2], process.argv[3]].map((a) => a === undefined ? undefined : Number(a))
+  for (const row of await measureSweep(candles, rounds)) {
+    process.stdout.write(
+      `${row.name.padEnd(36)} ${row.combinations} combinations, ${row.workers} threads: ${row.ms} ms (${row.rounds.join(", ")}), CPU ${row.cpuMs} ms (${row.speedup}x)\n`
+    )
   }
 }

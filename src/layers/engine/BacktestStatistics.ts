@@ -123,13 +123,6 @@ export const buyAndHoldPct = (closes: ReadonlyArray<number>): number =>
 /** The share of candles after which a position is held, in %, from the count of each. */
 export const heldShare = (held: number, candles: number): number => (candles === 0 ? 0 : (held / candles) * 100)
 
-/** The share of candles after which a position is held, in %. */
-export const exposurePct = (positions: ArrayLike<number>): number => {
-  let held = 0
-  for (let i = 0; i < positions.length; i++) if (positions[i] !== 0) held++
-  return heldShare(held, positions.length)
-}
-
 /** A closed round trip: from a flat (or flipped) position back to flat (or flipped). */
 export interface RoundTrip {
   readonly symbol: string

@@ -88,10 +88,13 @@ export const makeTracker = (symbol: string, barrier: PipelineBarrier | undefined
     const quantity = position === undefined ? 0 : quantityNumber(position.quantity)
     candles++
     if (quantity !== 0) held++
-    equity.push(toNumber(add(pnl.realized, pnl.unrealized)))
+    const realized = realizedNumber(pnl.realized)
+    // flat, the equity is the realized P&L, already converted: the same number (each is the decimal's nearest),
+    // without a sum and a conversion that, at a realized P&L's 18 digits, writes the digits out and parses them
+    equity.push(pnl.unrealized.value === 0n ? realized : toNumber(add(pnl.realized, pnl.unrealized)))
     if (columns === undefined) return
     columns.time.push(candle.closeTime)
-    columns.realized.push(realizedNumber(pnl.realized))
+    columns.realized.push(realized)
     columns.close.push(candle.close)
     columns.position.push(quantity)
   }

@@ -122,8 +122,10 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
   // realized P&L changes only at fills: converted once per change, not per mark
   const realizedNumber = lastToNumber()
+  // so does a position's quantity (with one symbol, as in a backtest; else it is converted when it differs)
+  const quantityNumber = lastToNumber()
   const gauges = (symbol: string, position: Position | undefined, pnl: PnL, fallback: Decimal) => {
-    positionGauge(symbol).unsafeUpdate(toNumber(position?.quantity ?? fallback), [])
+    positionGauge(symbol).unsafeUpdate(quantityNumber(position?.quantity ?? fallback), [])
     Metrics.pnlRealized.unsafeUpdate(realizedNumber(pnl.realized), [])
     Metrics.pnlUnrealized.unsafeUpdate(toNumber(pnl.unrealized), [])
   }

@@ -4,7 +4,7 @@ import type { Candle } from "../../../src/domain/Candle.js"
 import {
   buyAndHoldPct,
   equityStatistics,
-  exposurePct,
+  heldShare,
   periodsPerYear,
   type RoundTrip,
   tradeStatistics
@@ -79,7 +79,8 @@ describe("BacktestStatistics", () => {
 
   it("buy and hold, exposure", () => {
     expect(buyAndHoldPct([2, 3, 2.5])).toBeCloseTo(25, 12)
-    expect(exposurePct([0, 1, -2, 0])).toBe(50)
+    expect(heldShare(2, 4)).toBe(50)
+    expect(heldShare(0, 0)).toBe(0)
   })
 })
 
