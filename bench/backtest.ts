@@ -204,8 +204,8 @@ core, one engine per combination on a pool of worker threads that each read the 
 Both run the compiled package (\`dist/\`), as the installed CLI does, in one process with the CLI's flag, in
 ${sweepRounds} interleaved rounds (every other one starting with the sweep; the speedup is the medians' ratio): two
 threads at once on this shared 2-core machine ran the same sweep in 23 s in some minutes and 34 s in others.
-The threads start before the main thread
-checks the file and take SMA's shortest periods (the most orders) first. The target is measured where a sweep is
+The threads start first, the main thread
+checks the file beside their combinations, and SMA's shortest periods (the most orders) go first. The target is measured where a sweep is
 meant to be used, a year of 1m candles (525,600) a combination; the short grid shows what starting the threads
 costs: each loads the modules (some 0.7 s, most of it Node resolving and reading some hundreds of files) and
 compiles the engine again before its first combination runs at full speed, which a short grid does not make

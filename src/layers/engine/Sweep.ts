@@ -1,13 +1,14 @@
 import * as Worker from "@effect/platform/Worker"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Clock, Data, Effect } from "effect"
+import { Cause, Chunk, Clock, Data, Effect, Option } from "effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as WorkerThreads from "node:worker_threads"
+import { CandleFileError } from "../market/CandleFile.js"
 import * as CandleFileStream from "../market/CandleFileStream.js"
 import type { BacktestReport } from "./Backtest.js"
 import type { FillModel } from "./BacktestFills.js"
@@ -133,6 +134,17 @@ const checkFile = (options: SweepOptions) =>
   })).pipe(Effect.provide(NodeFileSystem.layer))
 
 /**
+ * A bad file fails the threads too (their reading dies, and the pool with them), maybe before the check that
+ * runs beside them has failed: the file's own error is the one to report, as for a single backtest.
+ */
+const fileErrorFirst = (options: SweepOptions) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchAllCause(effect, (cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    const fileError = Cause.failures(cause).pipe(Chunk.findFirst((e) => e instanceof CandleFileError))
+    return Option.isSome(fileError) ? Effect.fail(fileError.value) : Effect.zipRight(checkFile(options), Effect.failCause(cause))
+  })
+
+/**
  * The order to run the combinations in (their indexes). SMA's shortest periods cross most often, so trade most
  * and take longest: they go first. A module strategy's costs are unknown: the grid's order.
  */
@@ -175,18 +187,20 @@ export const run = (options: SweepOptions) =>
     })
     yield* Effect.logInfo(`sweep: ${combos.length} combinations of ${Object.keys(options.grid).join(", ")} on ${workers} worker threads`)
     const started = yield* Clock.currentTimeMillis
-    // the threads start first: they load their modules (some 1-2 s of CPU each) while this one checks the file
+    // the threads start first: they load their modules (some 1-2 s of CPU each) and read the file while this one
+    // checks it; their combinations do not wait for the check
     const { outcomes, path } = yield* Effect.scoped(Effect.gen(function*() {
       const pool = yield* Worker.makePoolSerialized<InitialMessage | RunCombination>({ size: workers, concurrency: 1, initialMessage: () => init })
-      const path = yield* checkFile(options)
       // the longest first, so that no thread is left with a long one while the other has none
       const order = longestFirst(options.strategy, combos)
-      const ran = yield* Effect.forEach(order, (i) => pool.executeEffect(new RunCombination({ params: combos[i]! })), { concurrency: "unbounded" })
+      const runs = Effect.forEach(order, (i) => pool.executeEffect(new RunCombination({ params: combos[i]! })), { concurrency: "unbounded" })
+      const [path, ran] = yield* Effect.all([checkFile(options), runs], { concurrency: 2 })
       const outcomes = new Array<(typeof ran)[number]>(combos.length)
       order.forEach((combo, i) => outcomes[combo] = ran[i]!)
       return { outcomes, path }
     })).pipe(
       Effect.provide(NodeWorker.layer(spawn)),
+      fileErrorFirst(options),
       Effect.catchTags({
         CombinationFailed: (e) =>
           e.setting !== undefined

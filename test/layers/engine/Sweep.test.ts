@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import * as Backtest from "../../../src/layers/engine/Backtest.js"
 import { combinationsOf, parseRange, rankOrder } from "../../../src/layers/engine/internal/sweepGrid.js"
@@ -55,4 +57,17 @@ describe("Sweep.run", () => {
       const rank = yield* Effect.flip(Sweep.run({ candles, strategy: "sma", grid: { fast: [5] }, rankBy: "elapsedMs" as never }))
       expect(rank).toMatchObject({ _tag: "SweepConfigError", setting: "rankBy" })
     }))
+
+  // the threads read the file while the sweep checks it, and fail on it too: the file's own error is reported
+  it.live("a file it cannot use is a CandleFileError, as for a single backtest", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const missing = yield* Effect.flip(Sweep.run({ candles: `${dir}/none.csv`, strategy: "sma", grid: { fast: [5, 10] }, workers: 2 }))
+      expect(missing).toMatchObject({ _tag: "CandleFileError", option: "candles" })
+      const bad = `${dir}/ADABTC-1m-2021-11-27.csv`
+      yield* fs.writeFileString(bad, `${(yield* fs.readFileString(candles)).split("\n").slice(0, 30).join("\n")}\nnot,a,kline\n`)
+      const strict = yield* Effect.flip(Sweep.run({ candles: bad, strategy: "sma", grid: { fast: [5, 10] }, workers: 2, strict: true }))
+      expect(strict).toMatchObject({ _tag: "CandleFileError", option: "candles", line: 31 })
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 60_000)
 })
