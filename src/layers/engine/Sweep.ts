@@ -135,7 +135,8 @@ const checkFile = (options: SweepOptions) =>
 
 /**
  * A bad file fails the threads too (their reading dies, and the pool with them), maybe before the check that
- * runs beside them has failed: the file's own error is the one to report, as for a single backtest.
+ * runs beside them has failed: the file's own error is the one to report, as for a single backtest. On any other
+ * failure the file is checked once more to tell which it was (a failure's path only).
  */
 const fileErrorFirst = (options: SweepOptions) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.catchAllCause(effect, (cause) => {
