@@ -8,7 +8,6 @@ import { availableParallelism } from "node:os"
 import { pathToFileURL } from "node:url"
 import { combinationsOf } from "../src/layers/engine/internal/sweepGrid.js"
 import { compiled } from "./compiled.js"
-import { median } from "./harness.js"
 import { syntheticCandleFile } from "./syntheticCandles.js"
 
 // Both rows run the compiled package (see compiled.ts): from the sources, every worker thread would also register
@@ -76,7 +75,7 @@ export const measureSweep = async (candles = yearOfMinutes, rounds = 1): Promise
       if (r % 2 === 0) every.push(yield* parallel)
     }
     const [seq, par] = [medianRound(one), medianRound(every)]
-    const speedup = Number((median(one.map((x) => x.ms)) / median(every.map((x) => x.ms))).toFixed(2))
+    const speedup = Number((seq.ms / par.ms).toFixed(2))
     const rows = { candles, combinations: runnable.length }
     return [
       { name: "one after another (Backtest.run)", ...rows, workers: 1, ...seq, rounds: one.map((x) => x.ms), speedup: 1 },

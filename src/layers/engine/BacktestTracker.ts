@@ -46,7 +46,6 @@ export interface PipelineBarrier {
 export const makeTracker = (symbol: string, barrier: PipelineBarrier | undefined, keepCurves: boolean) => {
   const equity = makeColumn()
   const columns = keepCurves ? { time: makeColumn(), realized: makeColumn(), close: makeColumn(), position: makeColumn() } : undefined
-  let candles = 0
   let held = 0
   const fills: Array<Fill> = []
   const trips: Array<RoundTrip> = []
@@ -86,7 +85,6 @@ export const makeTracker = (symbol: string, barrier: PipelineBarrier | undefined
   const quantityNumber = lastToNumber()
   const record = (candle: Candle, pnl: PnL, position: Position | undefined) => {
     const quantity = position === undefined ? 0 : quantityNumber(position.quantity)
-    candles++
     if (quantity !== 0) held++
     const realized = realizedNumber(pnl.realized)
     // flat, the equity is the realized P&L, already converted: the same number (each is the decimal's nearest),
@@ -134,7 +132,7 @@ export const makeTracker = (symbol: string, barrier: PipelineBarrier | undefined
   const equityView = () => equity.view()
 
   /** The share of candles so far after which a position was held, in %. */
-  const exposurePct = () => heldShare(held, candles)
+  const exposurePct = () => heldShare(held, equity.size())
 
   /** The curves so far, as arrays; undefined unless made with `keepCurves`. */
   const curves = (): EquityCurves | undefined =>
@@ -165,6 +163,8 @@ const makeColumn = () => {
       }
       values[length++] = value
     },
+    /** The values pushed: one per candle sampled. */
+    size: () => length,
     toArray: (): Array<number> => Array.from(values.subarray(0, length)),
     view: (): Float64Array => values.subarray(0, length)
   }
