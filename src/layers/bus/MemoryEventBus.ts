@@ -1,4 +1,4 @@
-import { type ConfigError, Deferred, Duration, Effect, Exit, Fiber, Layer, Queue } from "effect"
+import { type ConfigError, Deferred, Duration, Effect, Fiber, Layer, Queue } from "effect"
 import { type BusEvent, defaultQueue, type EventType, type QueueName, queueNames } from "../../domain/BusEvent.js"
 import { BusClosedError, type EventBusConfigError, QueueFullError } from "../../domain/Errors.js"
 import {
@@ -14,6 +14,7 @@ import { beginClosing, type Drain, makeDrain, settle } from "./internal/Drain.js
 import { type Lane, type LaneHooks, makeLane, queuedSize, type Subscription } from "./internal/Lane.js"
 import { type ProcessorEnv, supervise, watchdog } from "./internal/Processor.js"
 import { reportUnhandled } from "./internal/Unhandled.js"
+import { isCompleted } from "./internal/completed.js"
 
 type Lanes = { readonly [Q in QueueName]: Lane }
 
@@ -121,7 +122,7 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
     if (lane.beforeEnqueue === undefined) return offerNow(lane, event)
     const before = lane.beforeEnqueue(event)
     // a hook that did its work when called (a completed Effect) needs no fiber step before the offer
-    if (Exit.isExit(before) && before._tag === "Success") return offerNow(lane, event)
+    if (isCompleted(before) && before._tag === "Success") return offerNow(lane, event)
     return Effect.zipRight(before, Effect.suspend(() => offerNow(lane, event) ?? Effect.void))
   }
 

@@ -169,7 +169,8 @@ const runWith = (options: BacktestOptions, keepCurves: boolean) =>
       const tracker = makeTracker(content.symbol, barrier, keepCurves)
       const engine = tracker.layer.pipe(
         Layer.provideMerge(options.plugins ?? Layer.empty),
-        Layer.provideMerge(tradingLayer(options, options.strategy, fills.execution)),
+        // the process's metrics are a live engine's: a backtest's orders and positions stay in its report
+        Layer.provideMerge(tradingLayer(options, options.strategy, fills.execution, undefined, { metrics: false })),
         Layer.provideMerge(openOnCandles(fills, room, barrier)),
         Layer.provideMerge(Layer.succeedContext(bus))
       )

@@ -55,9 +55,10 @@ export const tradingLayer = <E = never, B extends Broker = Broker, E2 = PaperBro
   // what the engine submits to: the broker itself, or a wrapper of it (a backtest's fill model, once-only execution)
   execution: Layer.Layer<Broker, E, Broker> = sameBroker as Layer.Layer<Broker, E, Broker>,
   // who executes: the paper broker unless told (an exchange's broker)
-  broker: Layer.Layer<B, E2, R2> = paperBroker(options) as unknown as Layer.Layer<B, E2, R2> // the default's types are the parameters' defaults
+  broker: Layer.Layer<B, E2, R2> = paperBroker(options) as unknown as Layer.Layer<B, E2, R2>, // the default's types are the parameters' defaults
+  engine: TradingEngine.TradingEngineOptions = {}
 ) =>
-  TradingEngine.layer.pipe(
+  TradingEngine.layerWith(engine).pipe(
     Layer.provide(
       Layer.mergeAll(
         strategy,

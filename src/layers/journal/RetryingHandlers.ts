@@ -1,10 +1,11 @@
-import { Cause, Clock, Duration, Effect, Exit, Option, Schedule, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { type BusEvent, BusEventSchema, type EventType, makeEvent, type QueueName } from "../../domain/BusEvent.js"
 import * as Metrics from "../../domain/Metrics.js"
 import { DeadLetters } from "../../services/DeadLetters.js"
 import { type EventHandler, EventBus } from "../../services/EventBus.js"
 import type { JournalError } from "../../services/Journal.js"
 import { summarize } from "../bus/internal/summarize.js"
+import { isCompleted } from "../bus/internal/completed.js"
 
 export interface RetryOptions {
   /** Most runs of the handler on one event, the first included. Default 5. */
@@ -106,7 +107,7 @@ export const makeRetrying = Effect.gen(function*() {
     lettersTotal(options.name).register()
     return (event) => {
       const first = invoke(handler, event)
-      if (Exit.isExit(first) && Exit.isSuccess(first)) return first
+      if (isCompleted(first) && first._tag === "Success") return first
       // the retry machinery (the schedule's state, its clock and jitter) is built only once the first attempt
       // failed: the schedule then sees that failure as its first attempt's, and paces the next ones as before
       return Effect.catchAllCause(first, (firstCause) => {

@@ -36,7 +36,19 @@ interface SymbolState {
 
 const sideOf = (fast: number, slow: number): Side => fast > slow ? "above" : fast < slow ? "below" : "equal"
 
-const show = (n: number) => String(Number(n.toFixed(8)))
+/**
+ * An SMA at 8 decimals, as `String(Number(n.toFixed(8)))` writes it, without `toFixed` (some 0.5 us, twice a
+ * signal) where it can: `n * 1e8` rounded is then the same integer of hundred-millionths, and that integer over
+ * 1e8, both exact, divides to the same nearest double the text parses to. Near a half, or past 2^53, the product's
+ * own rounding could move it across: those take `toFixed`.
+ */
+export const show = (n: number): string => {
+  const scaled = n * 1e8
+  const fraction = scaled - Math.floor(scaled)
+  return Math.abs(scaled) < 2 ** 52 && Math.abs(fraction - 0.5) > 1e-3
+    ? String(Math.round(scaled) / 1e8)
+    : String(Number(n.toFixed(8)))
+}
 
 const directionOf: { readonly [S in Side]: SignalDirection } = { above: "LONG", below: "SHORT", equal: "CLOSE" }
 const verbOf: { readonly [S in Side]: string } = {
@@ -102,7 +114,9 @@ const make = (fastPeriod: number, slowPeriod: number) => {
         )
       }
       try {
-        return Effect.succeed(step(candle))
+        const signal = step(candle)
+        // most candles signal nothing: the shared completed none, not an Effect made per candle
+        return Option.isNone(signal) ? Effect.succeedNone : Effect.succeed(signal)
       } catch (cause) {
         return Effect.fail(
           new StrategyError({

@@ -8,8 +8,7 @@ import {
   type QueueName
 } from "../../domain/BusEvent.js"
 import type { Candle } from "../../domain/Candle.js"
-import { type Decimal, decimalFromNumber, formatDecimal, lastToNumber, toNumber } from "../../domain/Decimal.js"
-import * as Metrics from "../../domain/Metrics.js"
+import { decimalFromNumber, formatDecimal } from "../../domain/Decimal.js"
 import type { Order } from "../../domain/Order.js"
 import type { Position } from "../../domain/Position.js"
 import type { Signal } from "../../domain/Signal.js"
@@ -17,42 +16,35 @@ import { Broker } from "../../services/Broker.js"
 import { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
 import { EventBus } from "../../services/EventBus.js"
 import { OrderManager } from "../../services/OrderManager.js"
-import { type PnL, Portfolio } from "../../services/Portfolio.js"
+import { Portfolio } from "../../services/Portfolio.js"
 import { Journal } from "../../services/Journal.js"
 import { Strategy } from "../../services/Strategy.js"
 import { summarize } from "../bus/internal/summarize.js"
 import { makeRetrying, type RetryOptions } from "../journal/RetryingHandlers.js"
+import { subscribeEngineMetrics } from "./internal/EngineMetrics.js"
 import { subscribeExecution } from "./internal/OrderExecution.js"
+import { isCompleted } from "../bus/internal/completed.js"
 
 export { type EngineCounters, EngineStats } from "../../services/EngineStats.js"
+export { registerSymbolMetrics } from "./internal/EngineMetrics.js"
 
 /** The `source` of every event the engine publishes. */
 export const source = "engine"
 
-// Labelled once per distinct label values (see Metrics.labelled): recording is a cached hook's update.
-const signalsTotal = Metrics.labelled(Metrics.signalsTotal, "symbol", "direction")
-const ordersTotal = Metrics.labelled(Metrics.ordersTotal, "symbol", "side", "status")
-const positionGauge = Metrics.labelled(Metrics.position, "symbol")
-
-/**
- * Exports each known symbol's signal and order counters at 0 (every direction, side and status), so that a rate
- * has a series to watch before the first signal. The engine calls it with its source's symbols when it knows them.
- */
-export const registerSymbolMetrics = (symbols: ReadonlyArray<string>): void => {
-  for (const symbol of symbols.map((s) => s.toUpperCase())) {
-    for (const direction of ["LONG", "SHORT", "CLOSE"]) signalsTotal(symbol, direction).register()
-    for (const side of ["BUY", "SELL"]) for (const status of ["created", "filled", "rejected"]) ordersTotal(symbol, side, status).register()
-  }
-}
-
 export interface TradingEngineOptions {
   /** How the signal and order handlers retry a fault (not a business refusal) before dead-lettering the event. */
   readonly retry?: RetryOptions
+  /**
+   * Record the engine's Effect metrics: signals and orders counted by symbol, side and status, the position and
+   * P&L gauges. Default true. A backtest records none: its orders are not the process's, and a live engine in
+   * the same process keeps its gauges (its own counts are in its report).
+   */
+  readonly metrics?: boolean
 }
 
 /** The outcome of an Effect already complete (an `Exit`): a handler settles it without a fiber step. */
 const completed = <A, E>(effect: Effect.Effect<A, E>): Exit.Exit<A, E> | undefined =>
-  Exit.isExit(effect) ? effect as Exit.Exit<A, E> : undefined
+  isCompleted(effect) ? effect : undefined
 
 const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const bus = yield* EventBus
@@ -98,46 +90,16 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
     candles.set(symbol, (candles.get(symbol) ?? 0) + 1)
     return Effect.void
   }, { name: "engine-stats" })
-  yield* bus.subscribe("SignalGenerated", ({ payload }) => {
-    counts.signals++
-    signalsTotal(payload.symbol, payload.direction).unsafeUpdate(1, [])
-    return Effect.void
-  }, { name: "engine-stats" })
-  yield* bus.subscribe("OrderCreated", ({ payload }) => {
-    counts.orders++
-    ordersTotal(payload.symbol, payload.side, "created").unsafeUpdate(1, [])
-    return Effect.void
-  }, { name: "engine-stats" })
-  yield* bus.subscribe("OrderFilled", ({ payload }) => {
-    counts.fills++
-    ordersTotal(payload.symbol, payload.side, "filled").unsafeUpdate(1, [])
-    return Effect.void
-  }, { name: "engine-stats" })
-  yield* bus.subscribe("OrderRejected", ({ payload }) => {
-    counts.rejected++
-    ordersTotal(payload.symbol, payload.side, "rejected").unsafeUpdate(1, [])
-    return Effect.void
-  }, { name: "engine-stats" })
-  // The position and P&L gauges follow every position update (fills and marks to market). They read the
-  // Portfolio, not the payload: a mark (data queue) may be handled after a later fill's update (order queue).
-  // realized P&L changes only at fills: converted once per change, not per mark
-  const realizedNumber = lastToNumber()
-  // so does a position's quantity (with one symbol, as in a backtest; else it is converted when it differs)
-  const quantityNumber = lastToNumber()
-  const gauges = (symbol: string, position: Position | undefined, pnl: PnL, fallback: Decimal) => {
-    positionGauge(symbol).unsafeUpdate(quantityNumber(position?.quantity ?? fallback), [])
-    Metrics.pnlRealized.unsafeUpdate(realizedNumber(pnl.realized), [])
-    Metrics.pnlUnrealized.unsafeUpdate(toNumber(pnl.unrealized), [])
-  }
+  const count = <T extends "SignalGenerated" | "OrderCreated" | "OrderFilled" | "OrderRejected">(
+    type: T,
+    counter: "signals" | "orders" | "fills" | "rejected"
+  ) => bus.subscribe(type, () => (counts[counter]++, Effect.void), { name: "engine-stats" })
+  yield* count("SignalGenerated", "signals")
+  yield* count("OrderCreated", "orders")
+  yield* count("OrderFilled", "fills")
+  yield* count("OrderRejected", "rejected")
+  if (options.metrics !== false) yield* subscribeEngineMetrics(bus, portfolio)
   const unsafe = portfolio.unsafe
-  yield* bus.subscribe("PositionUpdated", ({ payload }) => {
-    if (unsafe === undefined) {
-      return Effect.zipWith(portfolio.position(payload.symbol), portfolio.pnl, (position, pnl) =>
-        gauges(payload.symbol, position, pnl, payload.quantity))
-    }
-    gauges(payload.symbol, unsafe.position(payload.symbol), unsafe.pnl(), payload.quantity)
-    return Effect.void
-  }, { name: "engine-metrics" })
   yield* bus.subscribe("Error", () => (counts.errors++, Effect.void), { name: "engine-stats" })
 
   if (Option.isSome(strategy)) {

@@ -88,4 +88,19 @@ describe("SmaCrossoverStrategy", () => {
       expect(error.value).toEqual(value)
       expect(error.message).toContain(`setting ${setting}=`)
     }))
+
+  it("writes an SMA in a signal's reason as String(Number(n.toFixed(8))) does, near halves and past 2^52 too", () => {
+    let seed = 42
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
+    const numbers = [0, -0, 0.5e-8, 1.5e-8, 2.5e-8, 0.125, 30000.123456785, 1e8, 123456789.123456789, 9e15, -42.000000005]
+    for (let i = 0; i < 20000; i++) {
+      const magnitude = 10 ** (Math.floor(random() * 14) - 5)
+      numbers.push((random() - 0.3) * magnitude)
+      // exactly on, and one ulp around, a half of the 8th decimal
+      const half = (Math.floor(random() * 1e9) + 0.5) / 1e8
+      numbers.push(half, half + Number.EPSILON * half, half - Number.EPSILON * half)
+    }
+    const mismatches = numbers.filter((n) => SmaCrossoverStrategy.show(n) !== String(Number(n.toFixed(8))))
+    expect(mismatches).toEqual([])
+  })
 })

@@ -1,7 +1,8 @@
-import { type Cause, Chunk, type Clock, Duration, Effect, Exit, Fiber, Queue } from "effect"
+import { type Cause, Chunk, type Clock, Duration, Effect, Fiber, Queue } from "effect"
 import type { BusEvent, EventType } from "../../../domain/BusEvent.js"
 import { type Drain, settle } from "./Drain.js"
 import type { Lane, Subscription } from "./Lane.js"
+import { isCompleted } from "./completed.js"
 
 
 const noHandlers: ReadonlyArray<Subscription> = []
@@ -175,7 +176,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
         const effect = tracing ? traced(lane, subscription, event) : invoke(subscription, event)
         let failure: Cause.Cause<unknown> | undefined
         let alone = false
-        if (Exit.isExit(effect)) {
+        if (isCompleted(effect)) {
           lane.handlerIndex++
           if (effect._tag === "Failure") failure = effect.cause
         } else {
@@ -208,7 +209,7 @@ const process = (lane: Lane, env: ProcessorEnv) =>
         timer?.close(perf.now())
         // a failing hook must not crash the processor into retrying the same event forever
         const hook = lane.afterHandled(event, lane.failed > lane.failedBefore)
-        if (!(Exit.isExit(hook) && hook._tag === "Success")) {
+        if (!(isCompleted(hook) && hook._tag === "Success")) {
           yield* Effect.catchAllCause(hook, (cause) => Effect.logError(`the afterHandled hook failed on ${event.type} ${event.id}`, cause))
         }
         timer?.close(perf.now())
