@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { BigDecimal, Clock, Console, Effect } from "effect"
 import { formatDecimal } from "../domain/Decimal.js"
 import * as Backtest from "../layers/engine/Backtest.js"

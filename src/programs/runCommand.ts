@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Clock, Console, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import * as Engine from "../layers/engine/Engine.js"
 import { checkWritable } from "../layers/engine/internal/StartupChecks.js"

@@ -1,4 +1,4 @@
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Layer } from "effect"
 import { makeEventAt } from "../../domain/BusEvent.js"
 import * as CandleFile from "../market/CandleFile.js"

@@ -118,10 +118,11 @@ const check = (options: SweepOptions) =>
   })
 
 /**
- * Reads the file through as a backtest does (its rows checked, none kept), so that a bad file is a
- * `CandleFileError` as for a single backtest; gives its path as the report names it.
+ * Opens the file as a backtest does (a CSV's head read: its symbol and interval told) and, with `through`, reads
+ * it through (its rows checked, none kept), so that a bad file is a `CandleFileError` as for a single backtest;
+ * gives its path as the report names it.
  */
-const checkFile = (options: SweepOptions) =>
+const checkFile = (options: SweepOptions, through: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     const series = yield* CandleFileStream.open({
       path: options.candles,
@@ -129,20 +130,20 @@ const checkFile = (options: SweepOptions) =>
       ...(options.interval !== undefined ? { interval: options.interval } : {}),
       ...(options.strict === true ? { strict: true } : {})
     })
-    yield* series.forEachBatch(() => Effect.void)
+    if (through) yield* series.forEachBatch(() => Effect.void)
     return series.path
   })).pipe(Effect.provide(NodeFileSystem.layer))
 
 /**
- * A bad file fails the threads too (their reading dies, and the pool with them), maybe before the check that
- * runs beside them has failed: the file's own error is the one to report, as for a single backtest. On any other
- * failure the file is checked once more to tell which it was (a failure's path only).
+ * A bad row fails the threads' reading (and the pool with them): the file's own error is the one to report, as
+ * for a single backtest. Only then is the file read through here, to tell a bad file from another failure (the
+ * threads read it meanwhile: a third reading beside theirs took a core from them at the start of every sweep).
  */
 const fileErrorFirst = (options: SweepOptions) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.catchAllCause(effect, (cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
     const fileError = Cause.failures(cause).pipe(Chunk.findFirst((e) => e instanceof CandleFileError))
-    return Option.isSome(fileError) ? Effect.fail(fileError.value) : Effect.zipRight(checkFile(options), Effect.failCause(cause))
+    return Option.isSome(fileError) ? Effect.fail(fileError.value) : Effect.zipRight(checkFile(options, true), Effect.failCause(cause))
   })
 
 /**
@@ -188,14 +189,14 @@ export const run = (options: SweepOptions) =>
     })
     yield* Effect.logInfo(`sweep: ${combos.length} combinations of ${Object.keys(options.grid).join(", ")} on ${workers} worker threads`)
     const started = yield* Clock.currentTimeMillis
-    // the threads start first: they load their modules (some 1-2 s of CPU each) and read the file while this one
-    // checks it; their combinations do not wait for the check
+    // the threads start first: they load their modules (some 0.5 s of CPU each) and read the file while this one
+    // opens it (a missing file, a name that tells no symbol fail here at once; a bad row fails the threads)
     const { outcomes, path } = yield* Effect.scoped(Effect.gen(function*() {
       const pool = yield* Worker.makePoolSerialized<InitialMessage | RunCombination>({ size: workers, concurrency: 1, initialMessage: () => init })
       // the longest first, so that no thread is left with a long one while the other has none
       const order = longestFirst(options.strategy, combos)
       const runs = Effect.forEach(order, (i) => pool.executeEffect(new RunCombination({ params: combos[i]! })), { concurrency: "unbounded" })
-      const [path, ran] = yield* Effect.all([checkFile(options), runs], { concurrency: 2 })
+      const [path, ran] = yield* Effect.all([checkFile(options, false), runs], { concurrency: 2 })
       const outcomes = new Array<(typeof ran)[number]>(combos.length)
       order.forEach((combo, i) => outcomes[combo] = ran[i]!)
       return { outcomes, path }

@@ -9,7 +9,8 @@
  * Its parts come from the answers, the queries and the user data stream
  * (`executionReport`s), each counted once.
  */
-import type { HttpClient, Socket } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Socket from "@effect/platform/Socket"
 import { BigDecimal, Context, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric, Option, Queue } from "effect"
 import * as Metrics from "../../domain/Metrics.js"
 import { formatDecimal } from "../../domain/Decimal.js"

@@ -1,4 +1,4 @@
-import { HttpClient } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Socket from "@effect/platform/Socket"
 import { Cause, Effect, Layer } from "effect"
 import { EventBus } from "../../services/EventBus.js"

@@ -1,8 +1,8 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Effect, Option } from "effect"
 import { klineIntervals } from "../../domain/Binance.js"
 import type { Candle } from "../../domain/Candle.js"
-import * as JournalCandles from "./JournalCandles.js"
+import { isSqliteHeader } from "./internal/sqliteHeader.js"
 
 /**
  * Historical candles from a file, for backtests:
@@ -255,9 +255,13 @@ export const parse = (
     return { path, format, symbol, interval, candles, malformed }
   })
 
-/** The recorded candles of a journal file, as a candle file's content. */
+/**
+ * The recorded candles of a journal file, as a candle file's content. `JournalCandles` (and with it SQLite) is
+ * loaded only for a journal: a CSV's reader, in every thread of a sweep, does without it.
+ */
 const readJournal = (options: CandleFileOptions): Effect.Effect<CandleFileContent, CandleFileError> =>
-  JournalCandles.read(options).pipe(
+  Effect.promise(() => import("./JournalCandles.js")).pipe(
+    Effect.flatMap((JournalCandles) => JournalCandles.read(options)),
     Effect.map((recorded): CandleFileContent => ({
       path: options.path,
       format: "journal",
@@ -286,7 +290,7 @@ export const read = (options: CandleFileOptions): Effect.Effect<CandleFileConten
     const header = yield* Effect.scoped(Effect.flatMap(fs.open(options.path), (file) => file.readAlloc(16))).pipe(
       Effect.mapError(cannotRead)
     )
-    if (Option.isSome(header) && JournalCandles.isSqliteHeader(header.value)) return yield* readJournal(options)
+    if (Option.isSome(header) && isSqliteHeader(header.value)) return yield* readJournal(options)
     const text = yield* fs.readFileString(options.path).pipe(Effect.mapError(cannotRead))
     return yield* parse(text, options)
   })

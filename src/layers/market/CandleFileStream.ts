@@ -1,10 +1,10 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { klineIntervals } from "../../domain/Binance.js"
 import type { Candle } from "../../domain/Candle.js"
 import * as CandleFile from "./CandleFile.js"
 import { fastRow, makeRow } from "./internal/klineBytes.js"
-import * as JournalCandles from "./JournalCandles.js"
+import { isSqliteHeader } from "./internal/sqliteHeader.js"
 
 /**
  * A candle file as a stream, for backtests of any length: Binance's kline CSV is read and parsed 64 KiB at a
@@ -82,7 +82,7 @@ export const open = (options: CandleFile.CandleFileOptions) =>
       Effect.map(Option.getOrElse(() => new Uint8Array(0)))
     )
     const headText = new TextDecoder().decode(head)
-    if (JournalCandles.isSqliteHeader(head) || /\.json$/i.test(path) || headText.trimStart().startsWith("[")) {
+    if (isSqliteHeader(head) || /\.json$/i.test(path) || headText.trimStart().startsWith("[")) {
       return ofContent(yield* CandleFile.read(options))
     }
     const symbol = (options.symbol ?? CandleFile.namePrefix(path).symbol)?.toUpperCase()

@@ -10,13 +10,7 @@ import * as SqliteJournal from "../journal/SqliteJournal.js"
  * is only read.
  */
 
-/** The first 16 bytes of every SQLite 3 database file. */
-const sqliteHeader = "SQLite format 3\0"
-
-/** A file starting with SQLite's header: a journal, whatever its name. */
-export const isSqliteHeader = (bytes: Uint8Array): boolean =>
-  bytes.length >= sqliteHeader.length &&
-  Array.from(sqliteHeader).every((c, i) => bytes[i] === c.charCodeAt(0))
+export { isSqliteHeader } from "./internal/sqliteHeader.js"
 
 /** Why the recorded candles cannot be used; `option` names the setting to fix, as `CandleFileError` does. */
 export class JournalCandlesError extends Data.TaggedError("JournalCandlesError")<{

@@ -1,4 +1,4 @@
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Layer, Option, type Scope, Sink, Stream } from "effect"
 import { type BusEvent, defaultQueue, type QueueName } from "../../../domain/BusEvent.js"
 import type { Candle } from "../../../domain/Candle.js"

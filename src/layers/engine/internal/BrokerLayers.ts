@@ -5,7 +5,8 @@
  * once-only check.
  */
 import { randomBytes } from "node:crypto"
-import type { HttpClient, Socket } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Socket from "@effect/platform/Socket"
 import { Effect, Layer, Redacted } from "effect"
 import { makeRunTag } from "../../../domain/Order.js"
 import type { Broker } from "../../../services/Broker.js"

@@ -7,8 +7,8 @@
  */
 import { type BigDecimal, Duration, Effect, Metric, Schema, type Scope } from "effect"
 import * as Metrics from "../../../../domain/Metrics.js"
-import type { HttpClient } from "@effect/platform"
-import type { Socket } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Socket from "@effect/platform/Socket"
 import { type Balance, ExchangeAccount, ExchangeAccountError } from "../../../../services/ExchangeAccount.js"
 import { type BinanceBrokerOptions, BinanceBrokerStartError } from "./BrokerOptions.js"
 import { ExchangeInfo, parseExchangeInfo, type SymbolFilters } from "./Filters.js"

@@ -5,7 +5,8 @@
  * Requests refused before processing are sent again here: 429/418 after
  * `Retry-After`, -1021 once after resyncing the server-time offset.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Duration, Effect, Metric, Redacted } from "effect"
 import * as Metrics from "../../../../domain/Metrics.js"
 import { queryString, type Signer, signedQuery } from "./signing.js"

@@ -1,5 +1,5 @@
-import type { HttpClient } from "@effect/platform"
-import { HttpClientResponse } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Data, Deferred, Effect, FiberId, Option } from "effect"
 import { type RestKline, restKlineToCandle, RestKlines } from "../../../../domain/Binance.js"
 import { backoffDelay, type Collector, type Hold } from "./Collector.js"

@@ -1,4 +1,4 @@
-import type { HttpClient } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Socket from "@effect/platform/Socket"
 import { Cause, Deferred, Effect, Fiber, Queue } from "effect"
 import { backfill, holdGaps } from "./Backfill.js"
