@@ -44,7 +44,12 @@ const isProcessorFiber = (lanes: Lanes, fiberId: unknown) =>
  * synchronously (the common case: no allocation), or the Effect that
  * finishes the publish on a full or closing queue.
  */
-const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => {
+const offerer = (
+  lanes: Lanes,
+  drain: Drain,
+  config: ResolvedEventBusConfig,
+  registry: ReadonlyMap<EventType, ReadonlyArray<Subscription>>
+) => {
   const signalTimeout = config.signalPublishTimeout
 
   const closed = (lane: Lane) =>
@@ -128,7 +133,16 @@ const offerer = (lanes: Lanes, drain: Drain, config: ResolvedEventBusConfig) => 
 
   return (event: BusEvent, queue: QueueName | undefined) => {
     const lane = lanes[queue ?? defaultQueue[event.type]]
-    return drain.closing ? offerWhileClosing(lane, event) : offer(lane, event)
+    if (drain.closing) return offerWhileClosing(lane, event)
+    // No handler for its type and no hook on its queue: handling it would run nothing, so it is handled now
+    // instead of queued (a backtest's marks while nothing watches positions: half its events)
+    if (lane.beforeEnqueue === undefined && lane.afterHandled === undefined && !registry.has(event.type)) {
+      lane.processed++
+      lane.metrics?.published(event.type)
+      lane.metrics?.processed(event.type)
+      return undefined
+    }
+    return offer(lane, event)
   }
 }
 
@@ -206,7 +220,7 @@ const make = (config: ResolvedEventBusConfig) =>
       })
     )
 
-    const publishEvent = offerer(lanes, drain, config)
+    const publishEvent = offerer(lanes, drain, config, registry)
     let subscriptions = 0
 
     return EventBus.of({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
+import { BigDecimal, Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
 import { type BusEvent, makeEvent, makeEventAt } from "../../../src/domain/BusEvent.js"
 import { BusClosedError, EventBusConfigError, QueueFullError } from "../../../src/domain/Errors.js"
 import * as MemoryEventBus from "../../../src/layers/bus/MemoryEventBus.js"
@@ -18,6 +18,7 @@ const signal = (n: number) =>
   }, 0)
 const closed = (n: number) => makeEventAt("CandleClosed", candle(n, n * 60_000), 0)
 const created = (id: string) => makeEventAt("OrderCreated", order(id), 0)
+const one = BigDecimal.fromBigInt(1n)
 
 describe("MemoryEventBus", () => {
   describe("the signal queue", () => {
@@ -340,6 +341,47 @@ describe("MemoryEventBus", () => {
         yield* bus.subscribe("CandleClosed", () => Effect.void)
         yield* close
         expect((yield* Effect.flip(bus.publish(closed(1))))._tag).toBe("BusClosedError")
+      }))
+  })
+
+  describe("events no handler listens to", () => {
+    it.scoped("are handled at once, never queued (a full queue does not hold them back), and counted", () =>
+      Effect.gen(function*() {
+        const { bus } = yield* openBus({ signalCapacity: 1 })
+        const release = yield* Deferred.make<void>()
+        yield* bus.subscribe("SignalGenerated", () => Deferred.await(release))
+        yield* bus.publishAll([signal(1), signal(2)])
+        // the signal queue is full behind its held handler: a type nobody handles still goes through at once
+        yield* bus.publish(makeEventAt("OrderRejected", order("r1"), 0), "signal")
+        yield* bus.publish(makeEventAt("PositionUpdated", {
+          symbol: "ETHUSDT",
+          quantity: one,
+          averageEntryPrice: one,
+          markPrice: one,
+          realizedPnl: one,
+          unrealizedPnl: one,
+          updatedAt: 0
+        }, 0), "data")
+        const stats = yield* bus.stats
+        expect([stats.signal.size, stats.signal.processed, stats.data.processed]).toEqual([1, 1, 1])
+        yield* Deferred.succeed(release, void 0)
+        yield* settle
+        expect((yield* bus.stats).signal.processed).toBe(3)
+      }))
+
+    it.scoped("are queued on a queue with hooks, which see them", () =>
+      Effect.gen(function*() {
+        const trace: Array<string> = []
+        const hooks = Layer.succeed(EventBusHooks, {
+          queues: ["order"],
+          beforeEnqueue: (e) => Effect.sync(() => trace.push(`before ${e.type}`)),
+          afterHandled: (e) => Effect.sync(() => trace.push(`after ${e.type}`))
+        })
+        const { bus } = yield* openBus().pipe(Effect.provide(hooks))
+        yield* bus.publish(created("o1"))
+        yield* settle
+        expect(trace).toEqual(["before OrderCreated", "after OrderCreated"])
+        expect((yield* bus.stats).order.processed).toBe(1)
       }))
   })
 
