@@ -4,8 +4,8 @@ import * as Metrics from "../../domain/Metrics.js"
 import { DeadLetters } from "../../services/DeadLetters.js"
 import { type EventHandler, EventBus } from "../../services/EventBus.js"
 import type { JournalError } from "../../services/Journal.js"
-import { summarize } from "../bus/internal/summarize.js"
 import { isCompleted } from "../bus/internal/completed.js"
+import { summarize } from "../bus/internal/summarize.js"
 
 export interface RetryOptions {
   /** Most runs of the handler on one event, the first included. Default 5. */

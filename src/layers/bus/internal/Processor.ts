@@ -1,8 +1,8 @@
 import { type Cause, Chunk, type Clock, Duration, Effect, Fiber, Queue } from "effect"
 import type { BusEvent, EventType } from "../../../domain/BusEvent.js"
+import { isCompleted } from "./completed.js"
 import { type Drain, settle } from "./Drain.js"
 import type { Lane, Subscription } from "./Lane.js"
-import { isCompleted } from "./completed.js"
 
 
 const noHandlers: ReadonlyArray<Subscription> = []
