@@ -205,9 +205,10 @@ Both run the compiled package (\`dist/\`), as the installed CLI does, in one pro
 ${sweepRounds} interleaved rounds (every other one starting with the sweep; the speedup is the medians' ratio): two
 threads at once on this shared 2-core machine ran the same sweep in 23 s in some minutes and 34 s in others.
 The threads start first, the main thread
-checks the file beside their combinations, and SMA's shortest periods (the most orders) go first. The target is measured where a sweep is
+only opens the file beside them (it reads it through only when the sweep fails, to report a bad file's own
+error), and SMA's shortest periods (the most orders) go first. The target is measured where a sweep is
 meant to be used, a year of 1m candles (525,600) a combination; the short grid shows what starting the threads
-costs: each loads the modules (some 0.7 s, most of it Node resolving and reading some hundreds of files) and
+costs: each loads the modules (some 0.4 s, most of it Node resolving and reading some 670 files) and
 compiles the engine again before its first combination runs at full speed, which a short grid does not make
 up. With the flag (see "Run to run" above) a thread runs each combination from its array faster than
 \`Backtest.run\` reads and runs it from the file alone (it parses nothing); before, when the threads streamed
