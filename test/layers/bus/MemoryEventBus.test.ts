@@ -20,6 +20,17 @@ const closed = (n: number) => makeEventAt("CandleClosed", candle(n, n * 60_000),
 const created = (id: string) => makeEventAt("OrderCreated", order(id), 0)
 const one = BigDecimal.fromBigInt(1n)
 
+/** Hooks on the order queue that write down each event they see, before it is queued and after it is handled. */
+const tracingHooks = () => {
+  const trace: Array<string> = []
+  const hooks = Layer.succeed(EventBusHooks, {
+    queues: ["order"],
+    beforeEnqueue: (e) => Effect.sync(() => trace.push(`before ${e.type}`)),
+    afterHandled: (e) => Effect.sync(() => trace.push(`after ${e.type}`))
+  })
+  return { hooks, trace }
+}
+
 describe("MemoryEventBus", () => {
   describe("the signal queue", () => {
     it.scoped("fails a publish to a full queue at exactly signalPublishTimeout, and never enqueues it later", () =>
@@ -371,12 +382,7 @@ describe("MemoryEventBus", () => {
 
     it.scoped("are queued on a queue with hooks, which see them", () =>
       Effect.gen(function*() {
-        const trace: Array<string> = []
-        const hooks = Layer.succeed(EventBusHooks, {
-          queues: ["order"],
-          beforeEnqueue: (e) => Effect.sync(() => trace.push(`before ${e.type}`)),
-          afterHandled: (e) => Effect.sync(() => trace.push(`after ${e.type}`))
-        })
+        const { hooks, trace } = tracingHooks()
         const { bus } = yield* openBus().pipe(Effect.provide(hooks))
         yield* bus.publish(created("o1"))
         yield* settle
@@ -388,12 +394,7 @@ describe("MemoryEventBus", () => {
   describe("hooks", () => {
     it.scoped("call beforeEnqueue before an event is queued and afterHandled after all its handlers, on their queues only", () =>
       Effect.gen(function*() {
-        const trace: Array<string> = []
-        const hooks = Layer.succeed(EventBusHooks, {
-          queues: ["order"],
-          beforeEnqueue: (e) => Effect.sync(() => trace.push(`before ${e.type}`)),
-          afterHandled: (e) => Effect.sync(() => trace.push(`after ${e.type}`))
-        })
+        const { hooks, trace } = tracingHooks()
         const { bus } = yield* openBus().pipe(Effect.provide(hooks))
         yield* bus.subscribe("OrderCreated", () => Effect.sync(() => trace.push("handler 1")))
         yield* bus.subscribe("OrderCreated", () => Effect.sync(() => trace.push("handler 2")))
