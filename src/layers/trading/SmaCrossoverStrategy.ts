@@ -39,10 +39,10 @@ const sideOf = (fast: number, slow: number): Side => fast > slow ? "above" : fas
 /**
  * An SMA at 8 decimals, as `String(Number(n.toFixed(8)))` writes it, without `toFixed` (some 0.5 us, twice a
  * signal) where it can: `n * 1e8` rounded is then the same integer of hundred-millionths, and that integer over
- * 1e8, both exact, divides to the same nearest double the text parses to. Near a half, or past 2^53, the product's
+ * 1e8, both exact, divides to the same nearest double the text parses to. Near a half, or past 2^52, the product's
  * own rounding could move it across: those take `toFixed`.
  */
-export const show = (n: number): string => {
+export const formatSma = (n: number): string => {
   const scaled = n * 1e8
   const fraction = scaled - Math.floor(scaled)
   return Math.abs(scaled) < 2 ** 52 && Math.abs(fraction - 0.5) > 1e-3
@@ -94,7 +94,7 @@ const make = (fastPeriod: number, slowPeriod: number) => {
       direction,
       price: candle.close,
       strategy: strategyName,
-      reason: `SMA(${fastPeriod}) ${show(fast)} ${verbOf[side]} SMA(${slowPeriod}) ${show(slow)}`,
+      reason: `SMA(${fastPeriod}) ${formatSma(fast)} ${verbOf[side]} SMA(${slowPeriod}) ${formatSma(slow)}`,
       timestamp: candle.closeTime
     })
   }

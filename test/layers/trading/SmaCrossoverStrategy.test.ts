@@ -100,7 +100,7 @@ describe("SmaCrossoverStrategy", () => {
       const half = (Math.floor(random() * 1e9) + 0.5) / 1e8
       numbers.push(half, half + Number.EPSILON * half, half - Number.EPSILON * half)
     }
-    const mismatches = numbers.filter((n) => SmaCrossoverStrategy.show(n) !== String(Number(n.toFixed(8))))
+    const mismatches = numbers.filter((n) => SmaCrossoverStrategy.formatSma(n) !== String(Number(n.toFixed(8))))
     expect(mismatches).toEqual([])
   })
 })
