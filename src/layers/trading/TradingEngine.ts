@@ -42,10 +42,6 @@ export interface TradingEngineOptions {
   readonly metrics?: boolean
 }
 
-/** The outcome of an Effect already complete (an `Exit`): a handler settles it without a fiber step. */
-const completed = <A, E>(effect: Effect.Effect<A, E>): Exit.Exit<A, E> | undefined =>
-  isCompleted(effect) ? effect : undefined
-
 const make = (options: TradingEngineOptions) => Effect.gen(function*() {
   const bus = yield* EventBus
   const journal = yield* Effect.serviceOption(Journal)
@@ -131,8 +127,7 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
           return decided(candle).onFailure(Cause.die(defect))
         }
         // a strategy that decided when called (a completed Effect) is settled here, without a fiber step
-        const done = completed(decision)
-        return done !== undefined ? signalled(candle, done) : Effect.matchCauseEffect(decision, decided(candle))
+        return isCompleted(decision) ? signalled(candle, decision) : Effect.matchCauseEffect(decision, decided(candle))
       }
       return portfolio.position(candle.symbol).pipe(
         Effect.flatMap((details) => analyze(candle, contextOf(details))),
@@ -190,8 +185,7 @@ const make = (options: TradingEngineOptions) => Effect.gen(function*() {
         return Effect.die(defect)
       }
       // an order manager that decided when called: its order is published without a fiber step
-      const done = completed(decision)
-      if (done !== undefined && Exit.isSuccess(done)) return created(done.value)
+      if (isCompleted(decision) && decision._tag === "Success") return created(decision.value)
       return decision.pipe(
         Effect.matchCauseEffect({
           // a refusal (sizing, a risk check) is reported at once; a defect fails the handler, which retries
